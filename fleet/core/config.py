@@ -1,0 +1,53 @@
+"""Configuration of the real-time core (one frozen dataclass, named timing constants)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    """How the core behaves. Times are seconds on the core's injected clock.
+
+    Attributes
+    ----------
+    map_name : str
+        Built-in map name or GeoJSON path.
+    state_dir : Path or None
+        Where the journal lives; None keeps no journal (tests, benchmarks).
+    plan_budget_s : float
+        Planning time allowed inside one tick; the rest waits for the next tick.
+    assign_interval_s : float
+        How often open jobs are (re)assigned.
+    assign_budget_s : float
+        Time budget of one assignment solve.
+    telemetry_interval_s : float
+        How often a telemetry patch is published.
+    offline_timeout_s : float
+        A vehicle offline this long stops holding up others: they are replanned around
+        its last known position.
+    battery_low_pct, battery_target_pct : float
+        Below the first a vehicle is sent to charge; it charges up to the second.
+    unladen_speed_mps, laden_speed_mps : float
+        Speed caps used for planning and orders (site.md).
+    horizon_steps : int
+        How many not-yet-released steps an order shows as its horizon.
+    seed : int
+        Seed of the planner's randomised restarts (deterministic runs).
+    """
+
+    map_name: str = "bac_luan_2"
+    state_dir: Path | None = None
+    plan_budget_s: float = 0.05
+    assign_interval_s: float = 2.0
+    assign_budget_s: float = 0.05
+    telemetry_interval_s: float = 0.5
+    offline_timeout_s: float = 30.0
+    battery_low_pct: float = 25.0
+    battery_target_pct: float = 90.0
+    unladen_speed_mps: float = 8.3
+    laden_speed_mps: float = 5.6
+    horizon_steps: int = 40
+    seed: int = 0
+    deadline_warning_s: float = 1800.0

@@ -1,0 +1,229 @@
+"""Tick phases *intake jobs* and *assign*, and the recovery of work after faults and restarts.
+
+Intake turns each container's next move (:mod:`fleet.core.flow`) into a transport job
+with a claimed destination station. Assignment gives open jobs to free vehicles (a
+min-cost assignment over the map's travel-time table) and turns each into an agenda of
+legs: pick, [scan on the way], drop. Free vehicles that are low on battery go to a
+charger; free vehicles standing where others need to work go to a parking bay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from fleet.core.customs import Alert, may_cross
+from fleet.core.flow import next_move
+from fleet.core.model import Customs, Direction, Job, JobStatus, Location, VehicleMode
+
+if TYPE_CHECKING:
+    from fleet.core.manager import FleetManager, VehicleRuntime
+
+ACTIVE = (JobStatus.WAITING, JobStatus.OPEN, JobStatus.ASSIGNED, JobStatus.CARRYING)
+UNAVAILABLE = (VehicleMode.OFFLINE, VehicleMode.MANUAL, VehicleMode.FAULT, VehicleMode.PAUSED)
+
+
+def _free_station(m: "FleetManager", kind: str, near: str | None, zone_filter=None) -> str | None:
+    """The free station of ``kind`` nearest to station ``near`` (by travel time)."""
+    tm = m.map
+    candidates = [
+        i for i, s in enumerate(tm.stations)
+        if s.kind == kind and s.id not in m.station_claims and (zone_filter is None or zone_filter(s))
+    ]
+    if not candidates:
+        return None
+    if near is None:
+        return tm.stations[candidates[0]].id
+    row = tm.station_travel_time_s[tm.station_index_of(near)]
+    best = min(candidates, key=lambda i: (row[i], i))
+    return tm.stations[best].id
+
+
+def _yard_filter(m: "FleetManager", direction: Direction):
+    blocks = {z.id for z in m.map.zones_of_kind("yard_block") if z.properties.get("yard") == direction.value}
+    return lambda s: s.zone_id in blocks
+
+
+def intake_jobs(m: "FleetManager", now: float) -> None:
+    busy = {j.container for j in m.jobs.values() if j.status in ACTIVE and j.container}
+    for cid in sorted(m.containers):
+        c = m.containers[cid]
+        if c.direction is Direction.IMPORT and c.location_kind is Location.YARD and c.cleared_s is None and may_cross(c):
+            m.mark(container=replace(c, cleared_s=now))
+            m.kpi_log["clearance_h"].append((now - c.gate_in_s) / 3600.0)
+        if cid in busy:
+            continue
+        move = next_move(c)
+        if move is None:
+            continue
+        zone_filter = None
+        if move.to_kind == "crane_transfer":
+            zone_filter = _yard_filter(m, c.direction)
+        to_station = _free_station(m, move.to_kind, c.location, zone_filter)
+        via = _free_station(m, move.via_kind, c.location) if move.via_kind else None
+        if to_station is None or (move.via_kind and via is None):
+            continue  # nowhere free yet: try again next tick
+        job = Job(id=m.new_id("job"), container=cid, from_station=c.location, to_station=to_station,
+                  priority=2 if c.perishable else 1, deadline_s=c.deadline_s, created_s=now,
+                  purpose=move.purpose, via_station=via)
+        m.station_claims[to_station] = job.id
+        if via:
+            m.station_claims[via] = job.id
+        m.mark(job=job)
+        m.event(now, "job_created", {"job": job.id, "container": cid, "from": job.from_station, "to": to_station, "via": via})
+    _deadline_alerts(m, now)
+    _send_free_vehicles_away(m, now)
+
+
+def _deadline_alerts(m: "FleetManager", now: float) -> None:
+    warned = m.__dict__.setdefault("_deadline_warned", set())
+    for c in m.containers.values():
+        if c.deadline_s is None or c.cleared_s is not None or c.id in warned:
+            continue
+        if c.deadline_s - now < m.config.deadline_warning_s:
+            warned.add(c.id)
+            m.raise_alert(now, Alert("deadline_risk", "warning", c.id, f"{c.id}: deadline in {(c.deadline_s - now) / 60:.0f} min"))
+
+
+def _is_free(v: "VehicleRuntime") -> bool:
+    return not v.agenda and v.leg is None and v.record.mode not in UNAVAILABLE and not v.estopped and v.cell >= 0 and not v.record.laden
+
+
+def _send_free_vehicles_away(m: "FleetManager", now: float) -> None:
+    from fleet.core.manager import MUST_VACATE, Task
+
+    for vid in sorted(m.vehicles):
+        v = m.vehicles[vid]
+        if not _is_free(v) or v.record.mode is VehicleMode.CHARGING:
+            continue
+        here = v.record.station
+        kind = m.map.station(here).kind if here else None
+        if v.record.battery_pct < m.config.battery_low_pct and kind != "charger":
+            charger = _free_station(m, "charger", here)
+            if charger is not None:
+                m.station_claims[charger] = vid
+                v.agenda = [Task(charger, "startCharging")]
+                continue
+        if kind == "charger" and v.record.battery_pct < m.config.battery_target_pct:
+            v.agenda = [Task(here, "startCharging")]
+            continue
+        if kind in MUST_VACATE or here is None:
+            spot = _free_station(m, "parking", here)
+            if spot is not None:
+                m.station_claims[spot] = vid
+                v.agenda = [Task(spot, "")]
+
+
+def assign_jobs(m: "FleetManager", now: float) -> None:
+    """Open jobs to free vehicles: minimum total (travel time to pick-up - priority bonus)."""
+    from scipy.optimize import linear_sum_assignment
+
+    from fleet.core.manager import Task
+
+    jobs = [j for j in sorted(m.jobs.values(), key=lambda j: j.id) if j.status is JobStatus.OPEN and j.earliest_s <= now]
+    free = [v for v in (m.vehicles[k] for k in sorted(m.vehicles)) if (_is_free(v) or _is_parking_trip(m, v))
+            and v.record.battery_pct >= m.config.battery_low_pct and v.record.mode is not VehicleMode.CHARGING]
+    if not jobs or not free:
+        return
+    tm = m.map
+    rows = [tm.station_index_of(v.agenda[0].station if v.agenda else v.record.station) for v in free]
+    cols = [tm.station_index_of(j.from_station) for j in jobs]
+    cost = tm.station_travel_time_s[np.ix_(rows, cols)].copy()
+    for k, j in enumerate(jobs):
+        urgency = 0.0 if j.deadline_s is None else max(0.0, 3600.0 - (j.deadline_s - now))
+        cost[:, k] -= 600.0 * j.priority + urgency
+    cost[~np.isfinite(cost)] = 1e9
+    r, c = linear_sum_assignment(cost)
+    for vi, ji in zip(r, c):
+        v, job = free[vi], jobs[ji]
+        if cost[vi, ji] >= 1e8:
+            continue
+        if v.agenda:  # was only heading to park: give the parking bay back
+            spot = v.agenda[0].station
+            if m.station_claims.get(spot) == v.record.id:
+                del m.station_claims[spot]
+            if v.leg is not None:
+                continue  # already rolling towards the bay; it takes work when it gets there
+            v.agenda = []
+        job.status, job.vehicle = JobStatus.ASSIGNED, v.record.id
+        m.mark(job=job)
+        v.agenda = [Task(job.from_station, "pick", job.id, job.container)]
+        if job.via_station:
+            v.agenda.append(Task(job.via_station, "scan", job.id, job.container))
+        v.agenda.append(Task(job.to_station, "drop", job.id, job.container))
+        v.record.job = job.id
+        m.event(now, "job_assigned", {"job": job.id, "vehicle": v.record.id})
+
+
+def _is_parking_trip(m: "FleetManager", v: "VehicleRuntime") -> bool:
+    return (len(v.agenda) == 1 and v.agenda[0].action == "" and v.leg is None and not v.record.laden
+            and v.record.mode not in UNAVAILABLE and not v.estopped)
+
+
+def release_vehicle_work(m: "FleetManager", v: "VehicleRuntime", now: float) -> None:
+    """The vehicle cannot go on (fault, or offline too long): give its work to others."""
+    vid = v.record.id
+    for job in m.jobs.values():
+        if job.vehicle == vid and job.status is JobStatus.ASSIGNED:
+            job.status, job.vehicle = JobStatus.OPEN, None
+            m.mark(job=job)
+            m.event(now, "job_reassigned", {"job": job.id, "from_vehicle": vid})
+    for task in v.agenda:
+        if task.action in ("", "startCharging") and m.station_claims.get(task.station) == vid:
+            del m.station_claims[task.station]
+    if not v.record.laden:
+        v.agenda = []
+        v.record.job = None
+    if v.leg is not None:
+        m.traffic.cancel_leg(vid, now)
+        v.leg = None
+
+
+def recover_jobs(m: "FleetManager") -> None:
+    """After a restart: claims of live jobs back; jobs not yet picked up are open again."""
+    for job in sorted(m.jobs.values(), key=lambda j: j.id):
+        if job.status not in ACTIVE:
+            continue
+        m.station_claims[job.to_station] = job.id
+        if job.via_station:
+            m.station_claims[job.via_station] = job.id
+        if job.status is JobStatus.ASSIGNED:
+            job.status, job.vehicle = JobStatus.OPEN, None
+            m.mark(job=job)
+
+
+def resync_vehicle(m: "FleetManager", v: "VehicleRuntime", state, now: float) -> None:
+    """A vehicle (re)appeared: take over the job it carries, from what it reports."""
+    from fleet.core.manager import Task
+
+    vid = v.record.id
+    loads = {l.load_id for l in (state.loads or ()) if l.load_id}
+    for job in sorted(m.jobs.values(), key=lambda j: j.id):
+        if job.container is None or job.status not in (JobStatus.CARRYING, JobStatus.OPEN):
+            continue
+        c = m.containers.get(job.container)
+        if c is None:
+            continue
+        if job.container in loads:
+            # It carries the container: the pick happened (maybe journaled, maybe not).
+            job.status, job.vehicle = JobStatus.CARRYING, vid
+            m.mark(job=job, container=replace(c, location_kind=Location.IGV, location=vid))
+            v.record.laden, v.record.container, v.record.job = True, c.id, job.id
+            scanned = "scan" in c.inspected
+            v.agenda = ([Task(job.via_station, "scan", job.id, c.id)] if job.via_station and not scanned else []) + [
+                Task(job.to_station, "drop", job.id, c.id)]
+            m.event(now, "job_resumed", {"job": job.id, "vehicle": vid})
+        elif job.status is JobStatus.CARRYING and job.vehicle == vid and state.loads is not None:
+            # It no longer carries it: the drop finished before the crash was journaled.
+            station = m.map.station(job.to_station)
+            from fleet.core.ingest import STATION_LOCATION
+
+            loc = STATION_LOCATION.get(station.kind, Location.YARD)
+            c = replace(c, location_kind=loc, location=job.to_station)
+            if loc is Location.HANDOVER and c.direction is Direction.EXPORT and c.customs is Customs.RELEASED:
+                c = replace(c, customs=Customs.CLEARED, cleared_s=now)
+            job.status, job.done_s = JobStatus.DONE, now
+            m.mark(job=job, container=c)
+            m.event(now, "job_done", {"job": job.id, "container": c.id, "vehicle": vid, "recovered": True})

@@ -1,0 +1,205 @@
+"""Tick phases *ingest* and *update vehicles*: what vehicles report becomes fleet state."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from fleet.core.customs import Alert, complete_check
+from fleet.core.model import Customs, Direction, JobStatus, Location, VehicleMode, VehicleRecord
+from fleet.link import LinkEventKind
+from fleet.messages import ActionStatus, Connection, ConnectionState, EStop, ErrorLevel, OperatingMode, State, Visualization
+
+if TYPE_CHECKING:
+    from fleet.core.manager import FleetManager, VehicleRuntime
+
+STATION_LOCATION = {
+    "crane_transfer": Location.YARD,
+    "handover": Location.HANDOVER,
+    "lab_bay": Location.LAB,
+    "inspection_bay": Location.INSPECTION,
+    "scanner_bay": Location.SCANNER,
+    "truck_exchange": Location.TRUCK,
+}
+
+
+def ingest(m: "FleetManager", result, now: float) -> None:
+    for event in result.events:
+        v = m.vehicles.get(event.serial)
+        if event.kind is LinkEventKind.ONLINE:
+            if v is not None and v.record.mode is VehicleMode.OFFLINE:
+                v.record.mode = VehicleMode.IDLE
+                v.offline_since_s = None
+                m.event(now, "vehicle_online", {"vehicle": event.serial})
+        elif event.kind in (LinkEventKind.CONNECTIONBROKEN, LinkEventKind.OFFLINE) and v is not None:
+            _went_offline(m, v, now, event.kind.value)
+    for inbound in result.inbound:
+        msg = inbound.message
+        if isinstance(msg, State):
+            _on_state(m, inbound.serial, msg, now)
+        elif isinstance(msg, Visualization) and msg.agv_position is not None:
+            v = m.vehicles.get(inbound.serial)
+            if v is not None:
+                v.record.x_m, v.record.y_m, v.record.heading_rad = msg.agv_position.x, msg.agv_position.y, msg.agv_position.theta
+        elif isinstance(msg, Connection) and msg.connection_state is not ConnectionState.ONLINE:
+            v = m.vehicles.get(inbound.serial)
+            if v is not None:
+                _went_offline(m, v, now, msg.connection_state.value)
+
+
+def _went_offline(m: "FleetManager", v: "VehicleRuntime", now: float, why: str) -> None:
+    if v.record.mode is VehicleMode.OFFLINE:
+        return
+    v.record.mode = VehicleMode.OFFLINE
+    v.offline_since_s = now
+    m.raise_alert(now, Alert("comm_loss", "warning", v.record.id, f"{v.record.id}: connection {why.lower()}"))
+
+
+def _register(m: "FleetManager", serial: str, state: State, now: float) -> "VehicleRuntime":
+    from fleet.core.manager import VehicleRuntime
+
+    x = state.agv_position.x if state.agv_position else 0.0
+    y = state.agv_position.y if state.agv_position else 0.0
+    cell = m.cell_of_state(state.last_node_id, x, y)
+    v = VehicleRuntime(record=VehicleRecord(id=serial, x_m=x, y_m=y, mode=VehicleMode.IDLE, last_seen_s=now), cell=cell)
+    m.vehicles[serial] = v
+    m.traffic.add_vehicle(serial, cell, now)
+    station = next((s.id for s, c in zip(m.map.stations, m.map.station_cell) if int(c) == cell), None)
+    v.record.station = station
+    if station is not None:
+        m.station_claims.setdefault(station, serial)
+    if state.node_states or state.order_id:
+        # After a core restart the vehicle may still hold an order of the old core: cancel it.
+        m.instant(serial, "cancelOrder")
+    from fleet.core.dispatch import resync_vehicle
+
+    resync_vehicle(m, v, state, now)
+    m.event(now, "vehicle_registered", {"vehicle": serial, "cell": cell})
+    return v
+
+
+def _on_state(m: "FleetManager", serial: str, state: State, now: float) -> None:
+    v = m.vehicles.get(serial) or _register(m, serial, state, now)
+    r = v.record
+    r.last_seen_s = now
+    if state.agv_position is not None:
+        r.x_m, r.y_m, r.heading_rad = state.agv_position.x, state.agv_position.y, state.agv_position.theta
+    if state.velocity is not None and state.velocity.vx is not None:
+        r.speed_mps = abs(float(state.velocity.vx))
+    r.battery_pct = float(state.battery_state.battery_charge)
+    r.errors = [e.error_type for e in state.errors]
+    r.paused = bool(state.paused)
+    r.manual = state.operating_mode in (OperatingMode.MANUAL, OperatingMode.SERVICE) or r.manual
+    fatal = any(e.error_level is ErrorLevel.FATAL for e in state.errors)
+    if fatal and r.mode is not VehicleMode.FAULT:
+        r.mode = VehicleMode.FAULT
+        m.raise_alert(now, Alert("vehicle_fault", "critical", serial, f"{serial}: {', '.join(r.errors)}"))
+        from fleet.core.dispatch import release_vehicle_work
+
+        release_vehicle_work(m, v, now)
+    elif not fatal and r.mode is VehicleMode.FAULT:
+        r.mode = VehicleMode.IDLE
+    v.estopped = state.safety_state.e_stop is not EStop.NONE and v.estopped
+    leg = v.leg
+    if leg is not None and state.order_id == leg.order_id:
+        step = min(state.last_node_sequence_id // 2, len(leg.cells) - 1)
+        if step > leg.progress:
+            leg.progress = step
+            m.traffic.report_progress(serial, step)
+        v.cell = leg.cells[leg.progress]
+        if leg.action is not None:
+            for a in state.action_states:
+                if a.action_id == leg.action.action_id and a.action_status is ActionStatus.FINISHED:
+                    leg.action_done = True
+                elif a.action_id == leg.action.action_id and a.action_status is ActionStatus.FAILED:
+                    m.raise_alert(now, Alert("vehicle_fault", "warning", serial, f"{serial}: action {leg.action.action_type} failed"))
+        if r.mode not in (VehicleMode.OFFLINE, VehicleMode.FAULT, VehicleMode.MANUAL):
+            if leg.progress < len(leg.cells) - 1:
+                r.mode = VehicleMode.MOVING if state.driving else VehicleMode.WAITING
+            else:
+                r.mode = VehicleMode.LOADING if leg.action is not None and not leg.action_done else VehicleMode.IDLE
+    elif r.mode is VehicleMode.CHARGING:
+        pass
+    elif r.mode in (VehicleMode.MOVING, VehicleMode.WAITING, VehicleMode.LOADING):
+        r.mode = VehicleMode.IDLE
+    if r.paused and r.mode not in (VehicleMode.OFFLINE, VehicleMode.FAULT):
+        r.mode = VehicleMode.PAUSED
+
+
+def update_vehicles(m: "FleetManager", now: float) -> None:
+    for vid in sorted(m.vehicles):
+        v = m.vehicles[vid]
+        r = v.record
+        if r.mode is VehicleMode.OFFLINE and v.offline_since_s is not None and now - v.offline_since_s > m.config.offline_timeout_s:
+            if not m.traffic.is_frozen(vid):
+                # Stop waiting for it: it becomes an obstacle and the others are replanned around it.
+                m.traffic.freeze(vid, now)
+                from fleet.core.dispatch import release_vehicle_work
+
+                release_vehicle_work(m, v, now)
+                m.event(now, "vehicle_frozen", {"vehicle": vid})
+            continue
+        leg = v.leg
+        if leg is None:
+            if r.mode is VehicleMode.CHARGING and r.battery_pct >= m.config.battery_target_pct:
+                m.instant(vid, "stopCharging")
+                r.mode = VehicleMode.IDLE
+            continue
+        at_end = leg.progress >= len(leg.cells) - 1
+        if at_end and (leg.action is None or leg.action_done):
+            _finish_task(m, v, now)
+
+
+def _finish_task(m: "FleetManager", v: "VehicleRuntime", now: float) -> None:
+    vid = v.record.id
+    task = v.agenda.pop(0) if v.agenda else None
+    m.traffic.finish_leg(vid, now)
+    v.leg = None
+    v.cell = m.map.station_cell_of(task.station) if task else v.cell
+    if v.record.station and m.station_claims.get(v.record.station) == vid:
+        del m.station_claims[v.record.station]
+    if task is None:
+        return
+    v.record.station = task.station
+    m.station_claims[task.station] = vid
+    kind = m.map.station(task.station).kind
+    job = m.jobs.get(task.job) if task.job else None
+    c = m.containers.get(task.container) if task.container else None
+    if task.action == "pick" and c is not None:
+        m.mark(container=replace(c, location_kind=Location.IGV, location=vid))
+        v.record.laden, v.record.container = True, c.id
+        if job is not None:
+            job.status, job.picked_s = JobStatus.CARRYING, now
+            m.mark(job=job)
+        _release_claim(m, task.station, job)
+    elif task.action == "scan" and c is not None:
+        m.mark(container=complete_check(c, "scan"))
+        m.event(now, "scanned", {"container": c.id, "station": task.station})
+    elif task.action == "drop" and c is not None:
+        location = STATION_LOCATION.get(kind, Location.YARD)
+        c = replace(c, location_kind=location, location=task.station)
+        check = {"lab_bay": "lab", "inspection_bay": "hold"}.get(kind)
+        if check:
+            c = complete_check(c, check)
+        if location is Location.HANDOVER and c.direction is Direction.EXPORT and c.customs is Customs.RELEASED:
+            c = replace(c, customs=Customs.CLEARED, cleared_s=now)
+            m.kpi_log["crossed_north"].append(now)
+            m.kpi_log["clearance_h"].append((now - c.gate_in_s) / 3600.0)
+        if location is Location.YARD and c.direction is Direction.IMPORT and c.cleared_s is None:
+            m.kpi_log["crossed_south"].append(now)
+        m.mark(container=c)
+        v.record.laden, v.record.container = False, None
+        if job is not None:
+            job.status, job.done_s, job.vehicle = JobStatus.DONE, now, vid
+            m.mark(job=job)
+            m.event(now, "job_done", {"job": job.id, "container": c.id, "vehicle": vid})
+        v.record.job = None
+    elif task.action == "startCharging":
+        v.record.mode = VehicleMode.CHARGING
+    if not v.agenda:
+        v.record.job = None
+
+
+def _release_claim(m: "FleetManager", station: str, job) -> None:
+    if job is not None and m.station_claims.get(station) == job.id:
+        del m.station_claims[station]

@@ -1,0 +1,303 @@
+"""The real-time core: :class:`FleetManager`, the only owner of mutable fleet state.
+
+``tick()`` runs the named phases in order, on the injected clock::
+
+    ingest -> update vehicles -> intake jobs -> assign -> plan -> release -> publish -> journal
+
+Control-API requests arrive during *ingest* (the transport calls the handlers registered
+in :mod:`fleet.core.control` from inside ``poll``); they are validated and applied there,
+so a bad request changes nothing and gets a one-line error. Planning that does not fit in
+the tick's budget simply continues next tick: the loop never blocks on it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from fleet.core.config import CoreConfig
+from fleet.core.customs import Alert
+from fleet.core.journal import Journal
+from fleet.core.model import Container, Job, JobStatus, Location, VehicleMode, VehicleRecord
+from fleet.core.orders import LegAction, build_order, cell_of_node_id
+from fleet.core.telemetry import diff_state
+from fleet.core.traffic import Traffic
+from fleet.messages import Action, BlockingType, InstantActions
+from maps.trackmap import TrackMap
+
+log = logging.getLogger("fleet.core")
+
+MUST_VACATE = frozenset({"crane_transfer", "scanner_bay", "handover", "lab_bay", "inspection_bay", "truck_exchange"})
+"""Station kinds a vehicle must leave after its work there (others queue for them)."""
+
+
+@dataclass
+class Task:
+    """One leg of a vehicle's agenda: drive to ``station`` and do ``action`` there."""
+
+    station: str
+    action: str  # "pick", "drop", "scan", "startCharging", "" (just go there)
+    job: str | None = None
+    container: str | None = None
+
+
+@dataclass
+class Leg:
+    order_id: str
+    cells: list[int]
+    action: LegAction | None
+    update_id: int = -1
+    base_end: int = -1  # last step released to the vehicle
+    progress: int = 0  # last step the vehicle reported reaching
+    action_done: bool = False
+
+
+@dataclass
+class VehicleRuntime:
+    """The core's view of one vehicle (record for telemetry + execution state)."""
+
+    record: VehicleRecord
+    cell: int = -1
+    agenda: list[Task] = field(default_factory=list)
+    leg: Leg | None = None
+    legs_issued: int = 0
+    offline_since_s: float | None = None
+    estopped: bool = False
+
+
+class FleetManager:
+    """The fleet's state and the tick that advances it.
+
+    Parameters
+    ----------
+    track_map : TrackMap
+    config : CoreConfig
+    clock : callable returning seconds (injected; virtual in lockstep runs)
+    transport : object with ``poll``, ``send_order``, ``send_instant_actions``,
+        ``publish`` and ``register_control`` (:class:`fleet.transport.CoreTransport`).
+    perf_clock : callable, optional
+        Wall-time source for budgets and latency figures (``time.perf_counter``).
+    """
+
+    def __init__(self, track_map: TrackMap, config: CoreConfig, clock: Callable[[], float], transport: Any,
+                 perf_clock: Callable[[], float] | None = None) -> None:
+        import time
+
+        self.map = track_map
+        self.config = config
+        self.clock = clock
+        self.perf = perf_clock or time.perf_counter
+        self.transport = transport
+        self.rng = np.random.default_rng(config.seed)
+        self.traffic = Traffic(track_map, rng=self.rng)
+        self.vehicles: dict[str, VehicleRuntime] = {}
+        self.containers: dict[str, Container] = {}
+        self.jobs: dict[str, Job] = {}
+        self.station_claims: dict[str, str] = {}  # station id -> job or vehicle id
+        self.blocked_lanes: set[str] = set()
+        self.blocked_zones: set[str] = set()
+        self.alerts: list[dict[str, Any]] = []
+        self.seen_events: set[str] = set()
+        self.counters = {"job": 0, "alert": 0}
+        self.kpi_log: dict[str, list[float]] = {"clearance_h": [], "crossed_north": [], "crossed_south": [], "replan_ms": [], "tick_ms": []}
+        self.paused_all = False
+        self.speed_factor = 1.0
+        self.set_speed: Callable[[float], None] | None = None
+        self._dirty_containers: set[str] = set()
+        self._dirty_jobs: set[str] = set()
+        self._pending_events: list[tuple[float, str, dict[str, Any]]] = []
+        self._pending_orders: list[tuple[str, str, int, float, dict[str, Any]]] = []
+        self._next_assign_s = 0.0
+        self._next_publish_s = 0.0
+        self._published: dict[str, Any] | None = None
+        self.telemetry_seq = 0
+        self.journal = Journal(config.state_dir / "journal.sqlite") if config.state_dir else None
+        if self.journal is not None:
+            self._recover()
+        from fleet.core import control
+
+        control.register(self)
+
+    # ------------------------------------------------------------------ the tick
+    def tick(self) -> None:
+        started = self.perf()
+        now = self.clock()
+        self._ingest(now)
+        self._update_vehicles(now)
+        self._intake_jobs(now)
+        self._assign(now)
+        self._plan(now)
+        self._release(now)
+        self._publish(now)
+        self._journal(now)
+        self.kpi_log["tick_ms"].append((self.perf() - started) * 1000.0)
+
+    # ------------------------------------------------------------------ phases
+    def _ingest(self, now: float) -> None:
+        from fleet.core.ingest import ingest
+
+        ingest(self, self.transport.poll(0), now)
+
+    def _update_vehicles(self, now: float) -> None:
+        from fleet.core.ingest import update_vehicles
+
+        update_vehicles(self, now)
+
+    def _intake_jobs(self, now: float) -> None:
+        from fleet.core.dispatch import intake_jobs
+
+        intake_jobs(self, now)
+
+    def _assign(self, now: float) -> None:
+        if now < self._next_assign_s:
+            return
+        self._next_assign_s = now + self.config.assign_interval_s
+        from fleet.core.dispatch import assign_jobs
+
+        assign_jobs(self, now)
+
+    def _plan(self, now: float) -> None:
+        """Give a leg to every vehicle whose agenda has work and who has none, within budget."""
+        deadline = self.perf() + self.config.plan_budget_s
+        for vid in sorted(self.vehicles):
+            v = self.vehicles[vid]
+            if v.leg is not None or not v.agenda or v.record.mode in (VehicleMode.OFFLINE, VehicleMode.MANUAL, VehicleMode.FAULT):
+                continue
+            if v.estopped or v.cell < 0:
+                continue
+            if self.perf() > deadline:
+                break
+            task = v.agenda[0]
+            goal = self.map.station_cell_of(task.station)
+            started = self.perf()
+            cells = self.traffic.plan_leg(vid, goal, now, laden=v.record.laden)
+            self.kpi_log["replan_ms"].append((self.perf() - started) * 1000.0)
+            if cells is None:
+                continue  # try again next tick (the planner's own time budget ran out or no route yet)
+            v.legs_issued += 1
+            action = LegAction(task.action, f"{vid}-a{v.legs_issued}", task.container, task.station) if task.action else None
+            v.leg = Leg(order_id=f"{vid}-o{v.legs_issued}", cells=cells, action=action)
+
+    def _release(self, now: float) -> None:
+        for vid in sorted(self.vehicles):
+            v = self.vehicles[vid]
+            leg = v.leg
+            if leg is None or v.record.mode in (VehicleMode.OFFLINE,) or v.estopped:
+                continue
+            limit = self.traffic.release_limit(vid)
+            if limit <= leg.base_end:
+                continue
+            first = max(leg.base_end, 0)
+            speed = self.config.laden_speed_mps if v.record.laden else self.config.unladen_speed_mps
+            order = build_order(self.map, vid, leg.order_id, leg.update_id + 1, leg.cells, first, limit, leg.action, speed)
+            self.transport.send_order(vid, order)
+            leg.update_id += 1
+            leg.base_end = limit
+            self._pending_orders.append((vid, leg.order_id, leg.update_id, now, {"cells": leg.cells, "base_end": limit}))
+
+    def _publish(self, now: float) -> None:
+        if now < self._next_publish_s:
+            return
+        self._next_publish_s = now + self.config.telemetry_interval_s
+        from fleet.core.state_doc import state_document
+
+        doc = state_document(self, now)
+        changes = diff_state(self._published, doc)
+        if changes or self._published is None:
+            self.telemetry_seq += 1
+            self.transport.publish("telemetry", self.telemetry_seq, {"seq": self.telemetry_seq, "t_s": now, "changes": changes})
+            self._published = doc
+
+    def _journal(self, now: float) -> None:
+        if self.journal is None:
+            self._dirty_containers.clear()
+            self._dirty_jobs.clear()
+            self._pending_events.clear()
+            self._pending_orders.clear()
+            return
+        self.journal.commit(
+            containers=[self.containers[c].to_dict() for c in sorted(self._dirty_containers) if c in self.containers],
+            jobs=[self.jobs[j].to_dict() for j in sorted(self._dirty_jobs) if j in self.jobs],
+            orders=self._pending_orders,
+            events=self._pending_events,
+            meta={"counters": self.counters, "seen_events": sorted(self.seen_events)[-5000:], "t_s": now,
+                  "blocked_lanes": sorted(self.blocked_lanes), "blocked_zones": sorted(self.blocked_zones)},
+        )
+        self._dirty_containers.clear()
+        self._dirty_jobs.clear()
+        self._pending_events = []
+        self._pending_orders = []
+
+    # ------------------------------------------------------------------ recovery
+    def _recover(self) -> None:
+        from fleet.core.dispatch import recover_jobs
+
+        state = self.journal.load()
+        self.counters.update(state.meta.get("counters", {}))
+        self.seen_events = set(state.meta.get("seen_events", []))
+        self.blocked_lanes = set(state.meta.get("blocked_lanes", []))
+        self.blocked_zones = set(state.meta.get("blocked_zones", []))
+        for cid, doc in state.containers.items():
+            self.containers[cid] = Container.from_dict(doc)
+        for jid, doc in state.jobs.items():
+            self.jobs[jid] = Job.from_dict(doc)
+        recover_jobs(self)
+        self.traffic.set_blocked_cells(self.blocked_cells())
+
+    # ------------------------------------------------------------------ helpers used by the phase modules
+    def new_id(self, kind: str) -> str:
+        self.counters[kind] = self.counters.get(kind, 0) + 1
+        prefix = {"job": "J", "alert": "A"}.get(kind, kind.upper())
+        return f"{prefix}-{self.counters[kind]:06d}"
+
+    def mark(self, container: Container | None = None, job: Job | None = None) -> None:
+        if container is not None:
+            self.containers[container.id] = container
+            self._dirty_containers.add(container.id)
+        if job is not None:
+            self.jobs[job.id] = job
+            self._dirty_jobs.add(job.id)
+
+    def event(self, now: float, kind: str, doc: dict[str, Any]) -> None:
+        self._pending_events.append((now, kind, doc))
+
+    def raise_alert(self, now: float, alert: Alert) -> None:
+        self.alerts.append({"id": self.new_id("alert"), "t_s": now, "kind": alert.kind, "severity": alert.severity,
+                            "subject": alert.subject, "text": alert.text})
+        self.alerts = self.alerts[-200:]
+        self.event(now, "alert", self.alerts[-1])
+
+    def instant(self, vid: str, action_type: str, **params: Any) -> None:
+        from fleet.messages import ActionParameter
+
+        v = self.vehicles[vid]
+        v.legs_issued += 1
+        action = Action(action_type=action_type, action_id=f"{vid}-i{v.legs_issued}", blocking_type=BlockingType.HARD,
+                        action_parameters=tuple(ActionParameter(key=k, value=val) for k, val in params.items()))
+        self.transport.send_instant_actions(vid, InstantActions(serial_number=vid, actions=(action,)))
+
+    def blocked_cells(self) -> np.ndarray:
+        tm = self.map
+        lanes = set(self.blocked_lanes)
+        if self.blocked_zones:
+            from shapely.geometry import LineString
+
+            for zid in self.blocked_zones:
+                poly = tm.zones[tm.zone_index[zid]].polygon
+                lanes.update(tm.lane_ids[i] for i, g in enumerate(tm.lane_geometry) if LineString(g).intersects(poly))
+        index = {lid: i for i, lid in enumerate(tm.lane_ids)}
+        lane_idx = np.array([index[l] for l in lanes if l in index], dtype=np.int64)
+        return np.nonzero(np.isin(tm.cell_lane, lane_idx))[0] if lane_idx.size else np.zeros(0, dtype=np.int64)
+
+    def cell_of_state(self, last_node_id: str, x: float, y: float) -> int:
+        cell = cell_of_node_id(last_node_id)
+        if cell is not None and 0 <= cell < self.map.n_cells:
+            return cell
+        return int(np.argmin(np.hypot(self.map.cell_xy[:, 0] - x, self.map.cell_xy[:, 1] - y)))
+
+    def close(self) -> None:
+        if self.journal is not None:
+            self.journal.close()

@@ -1,0 +1,122 @@
+"""VDA 5050 orders from planned paths: one node per cell, a released base and a horizon.
+
+A *leg* is a vehicle's path from where it stands to its next station, one node per cell
+(node id ``c<cell>``). The core releases the leg piece by piece (design section 5): the
+base holds the nodes the vehicle may drive to now, the horizon the rest of the leg, not
+released. Each extension is an order update with the next ``orderUpdateId`` whose first
+node is the last node of the previous base (VDA 5050 2.1, section 6.6.3: stitching).
+The action of the leg (``pick``, ``drop``, ``startCharging`` ...) sits on its last node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fleet.messages import Action, ActionParameter, BlockingType, Edge, Node, NodePosition, Order
+from maps.trackmap import TrackMap
+
+
+@dataclass(frozen=True)
+class LegAction:
+    action_type: str  # "pick", "drop", "startCharging" or "" for none
+    action_id: str
+    container: str | None = None
+    station: str = ""
+
+
+def node_id(cell: int) -> str:
+    return f"c{cell}"
+
+
+def cell_of_node_id(nid: str) -> int | None:
+    if nid.startswith("c") and nid[1:].isdigit():
+        return int(nid[1:])
+    return None
+
+
+def _heading(tm: TrackMap, cells: list[int], k: int) -> float:
+    """Direction of travel at step ``k`` (pi-wrapped)."""
+    if len(cells) == 1:
+        h = float(tm.cell_heading_rad[cells[0]])
+    else:
+        a, b = (cells[k - 1], cells[k]) if k > 0 else (cells[0], cells[1])
+        d = tm.cell_xy[b] - tm.cell_xy[a]
+        h = float(np.arctan2(d[1], d[0]))
+    return float((h + np.pi) % (2 * np.pi) - np.pi)
+
+
+def _speed(tm: TrackMap, a: int, b: int, cap_mps: float) -> float:
+    row = slice(int(tm.cell_adj_indptr[a]), int(tm.cell_adj_indptr[a + 1]))
+    hits = np.nonzero(tm.cell_adj_to[row] == b)[0]
+    limit = float(tm.cell_adj_speed_limit_mps[row][hits[0]]) if hits.shape[0] else cap_mps
+    return min(limit, cap_mps)
+
+
+def build_order(
+    tm: TrackMap,
+    serial: str,
+    order_id: str,
+    update_id: int,
+    cells: list[int],
+    first: int,
+    base_end: int,
+    action: LegAction | None,
+    speed_cap_mps: float,
+) -> Order:
+    """The order (update) for leg ``cells`` covering steps ``first`` .. end, base to ``base_end``.
+
+    Parameters
+    ----------
+    cells : list of int
+        The leg, one cell per step (consecutive duplicates already removed).
+    first : int
+        The step the order starts at (0 for a new order, the previous base end for an update).
+    base_end : int
+        Last released step (``first <= base_end < len(cells)``).
+    """
+    if not 0 <= first <= base_end < len(cells):
+        raise ValueError(f"bad order window first={first} base_end={base_end} for {len(cells)} steps")
+    nodes = []
+    edges = []
+    for k in range(first, len(cells)):
+        released = k <= base_end
+        actions: tuple[Action, ...] = ()
+        if k == len(cells) - 1 and action is not None and action.action_type:
+            params = [ActionParameter(key="stationId", value=action.station)] if action.station else []
+            if action.container:
+                params.append(ActionParameter(key="containerId", value=action.container))
+            actions = (
+                Action(
+                    action_type=action.action_type,
+                    action_id=action.action_id,
+                    blocking_type=BlockingType.HARD,
+                    action_parameters=tuple(params),
+                    container_id=action.container,
+                ),
+            )
+        x, y = tm.cell_xy[cells[k]]
+        nodes.append(
+            Node(
+                node_id=node_id(cells[k]),
+                sequence_id=2 * k,
+                released=released,
+                actions=actions,
+                node_position=NodePosition(x=float(x), y=float(y), map_id=tm.name, theta=_heading(tm, cells, k), allowed_deviation_xy=1.0),
+            )
+        )
+        if k > first:
+            a, b = cells[k - 1], cells[k]
+            edges.append(
+                Edge(
+                    edge_id=f"e{a}-{b}",
+                    sequence_id=2 * k - 1,
+                    released=released,
+                    start_node_id=node_id(a),
+                    end_node_id=node_id(b),
+                    max_speed=_speed(tm, a, b, speed_cap_mps),
+                    length=float(np.hypot(*(tm.cell_xy[b] - tm.cell_xy[a]))),
+                )
+            )
+    return Order(serial_number=serial, order_id=order_id, order_update_id=update_id, nodes=tuple(nodes), edges=tuple(edges))
