@@ -221,10 +221,9 @@ class Handlers:
         if manual:
             release_vehicle_work(self.m, v, self._now())
             v.record.mode = VehicleMode.MANUAL
-            self.m.traffic.freeze(vid, self._now())
         else:
             v.record.mode = VehicleMode.IDLE
-            self.m.traffic.thaw(vid, v.cell, self._now())
+            self.m.thaw_vehicle(vid, v.cell)
         return {"vehicle": vid, "manual": manual}
 
     def set_speed(self, request) -> dict[str, Any]:

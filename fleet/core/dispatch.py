@@ -176,9 +176,7 @@ def release_vehicle_work(m: "FleetManager", v: "VehicleRuntime", now: float) -> 
     if not v.record.laden:
         v.agenda = []
         v.record.job = None
-    if v.leg is not None:
-        m.traffic.cancel_leg(vid, now)
-        v.leg = None
+    m.freeze_vehicle(vid)
 
 
 def recover_jobs(m: "FleetManager") -> None:

@@ -30,6 +30,7 @@ def ingest(m: "FleetManager", result, now: float) -> None:
             if v is not None and v.record.mode is VehicleMode.OFFLINE:
                 v.record.mode = VehicleMode.IDLE
                 v.offline_since_s = None
+                m.thaw_vehicle(v.record.id, v.cell)
                 m.event(now, "vehicle_online", {"vehicle": event.serial})
         elif event.kind in (LinkEventKind.CONNECTIONBROKEN, LinkEventKind.OFFLINE) and v is not None:
             _went_offline(m, v, now, event.kind.value)
@@ -99,6 +100,9 @@ def _on_state(m: "FleetManager", serial: str, state: State, now: float) -> None:
         release_vehicle_work(m, v, now)
     elif not fatal and r.mode is VehicleMode.FAULT:
         r.mode = VehicleMode.IDLE
+        x = state.agv_position.x if state.agv_position else r.x_m
+        y = state.agv_position.y if state.agv_position else r.y_m
+        m.thaw_vehicle(serial, m.cell_of_state(state.last_node_id, x, y))
     v.estopped = state.safety_state.e_stop is not EStop.NONE and v.estopped
     leg = v.leg
     if leg is not None and state.order_id == leg.order_id:
@@ -133,7 +137,6 @@ def update_vehicles(m: "FleetManager", now: float) -> None:
         if r.mode is VehicleMode.OFFLINE and v.offline_since_s is not None and now - v.offline_since_s > m.config.offline_timeout_s:
             if not m.traffic.is_frozen(vid):
                 # Stop waiting for it: it becomes an obstacle and the others are replanned around it.
-                m.traffic.freeze(vid, now)
                 from fleet.core.dispatch import release_vehicle_work
 
                 release_vehicle_work(m, v, now)
@@ -152,10 +155,12 @@ def update_vehicles(m: "FleetManager", now: float) -> None:
 
 def _finish_task(m: "FleetManager", v: "VehicleRuntime", now: float) -> None:
     vid = v.record.id
-    task = v.agenda.pop(0) if v.agenda else None
     m.traffic.finish_leg(vid, now)
+    v.cell = v.leg.cells[-1]
     v.leg = None
-    v.cell = m.map.station_cell_of(task.station) if task else v.cell
+    if v.agenda and m.map.station_cell_of(v.agenda[0].station) != v.cell:
+        return  # the leg was cut short (rerouted around a stopped vehicle): plan the rest
+    task = v.agenda.pop(0) if v.agenda else None
     if v.record.station and m.station_claims.get(v.record.station) == vid:
         del m.station_claims[v.record.station]
     if task is None:

@@ -292,6 +292,25 @@ class FleetManager:
         lane_idx = np.array([index[l] for l in lanes if l in index], dtype=np.int64)
         return np.nonzero(np.isin(tm.cell_lane, lane_idx))[0] if lane_idx.size else np.zeros(0, dtype=np.int64)
 
+    def freeze_vehicle(self, vid: str) -> None:
+        """``vid`` stops for good where it is; the others' legs follow their rerouted paths."""
+        self.traffic.freeze(vid, self.clock())
+        self.vehicles[vid].leg = None
+        for other in sorted(self.vehicles):
+            leg = self.vehicles[other].leg
+            if leg is not None and other != vid:
+                cells = self.traffic.replanned_cells(other)
+                if cells != leg.cells:
+                    leg.cells = cells  # same committed prefix, new rest (sent with the next update)
+
+    def thaw_vehicle(self, vid: str, cell: int) -> None:
+        v = self.vehicles[vid]
+        if self.traffic.is_frozen(vid):
+            self.traffic.thaw(vid, cell, self.clock())
+            v.cell = cell
+            v.leg = None
+            self.instant(vid, "cancelOrder")  # whatever it still holds of its old order
+
     def cell_of_state(self, last_node_id: str, x: float, y: float) -> int:
         cell = cell_of_node_id(last_node_id)
         if cell is not None and 0 <= cell < self.map.n_cells:

@@ -1,0 +1,229 @@
+"""Lifelong traffic for the core: one path per vehicle, a reservation table, the dependency graph.
+
+Each vehicle has exactly one current :class:`~planner.types.VehiclePath`: the leg it is
+driving, or standing where its last leg ended (its last entry lasts for ever). A new leg
+is one SIPP search (:func:`planner.sipp.plan_vehicle`) against everybody else's current
+paths, so inserting a vehicle costs one search, not a replan of the fleet (RHCR-style
+windowing is not needed at this fleet size; see docs/routing.md).
+
+Execution follows the action dependency graph of :mod:`planner.dependencies`, rebuilt
+whenever a path changes: every dependency goes from an earlier planned time to a later
+one, so the graph is acyclic and a vehicle that waits never waits for ever. A vehicle
+that falls behind its plan makes others wait; it never makes them collide, because the
+order of passage through conflicting cells is the plan's whatever the clock says.
+
+Old paths leave the table when a vehicle starts its next leg: a late vehicle's past
+intervals no longer block searches, but the dependency graph still orders everybody
+after it wherever its remaining steps were planned first.
+
+A vehicle that cannot go on (fault, offline too long, taken out of service) is *frozen*:
+it holds every cell it may stand on for ever, others' unreleased steps are replanned
+around it, and nobody waits for its steps any more.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from maps.trackmap import TrackMap
+from planner.dependencies import build_dependency_graph, releasable
+from planner.reservations import ReservationTable
+from planner.sipp import FOUND, RoutingGraph, plan_vehicle, reserve_path
+from planner.types import Leg, VehiclePath, VehicleTask
+
+MAX_OWNERS = 2048
+"""Vehicles one core can hold (owner ids of the reservation table; one more for blocks)."""
+
+
+class Traffic:
+    """Paths, reservations and release limits of all vehicles of one core."""
+
+    def __init__(self, track_map: TrackMap, rng: np.random.Generator, *, max_expansions: int = 60_000,
+                 unladen_speed_mps: float | None = None, laden_speed_mps: float | None = None) -> None:
+        self.map = track_map
+        self.rng = rng
+        self.graph = RoutingGraph(track_map)
+        self.table = ReservationTable(track_map, MAX_OWNERS + 1)
+        self.block_owner = MAX_OWNERS
+        self.max_expansions = max_expansions
+        self.unladen_mps = unladen_speed_mps or track_map.vehicle.max_speed_unladen_mps
+        self.laden_mps = laden_speed_mps or track_map.vehicle.max_speed_laden_mps
+        self.ids: list[str] = []
+        self.index: dict[str, int] = {}
+        self.paths: list[VehiclePath] = []
+        self.done = np.zeros(0, dtype=np.int64)
+        self.released = np.zeros(0, dtype=np.int64)
+        self.goals: list[int] = []
+        self.frozen: set[str] = set()
+        self.hold: dict[str, np.ndarray] = {}
+        self.blocked = np.zeros(0, dtype=np.int64)
+        self._graph = None
+        self._limits: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ vehicles
+    def add_vehicle(self, vid: str, cell: int, now: float) -> None:
+        if vid in self.index:
+            return
+        i = len(self.ids)
+        if i >= MAX_OWNERS:
+            raise ValueError(f"a core holds at most {MAX_OWNERS} vehicles")
+        self.ids.append(vid)
+        self.index[vid] = i
+        path = VehiclePath.standing(cell, now)
+        self.paths.append(path)
+        self.goals.append(cell)
+        self.done = np.append(self.done, 0)
+        self.released = np.append(self.released, 0)
+        reserve_path(self.table, i, path)
+        self._changed()
+
+    def _changed(self) -> None:
+        self._graph = None
+        self._limits = None
+
+    def _speed(self, laden: bool) -> float:
+        return self.laden_mps if laden else self.unladen_mps
+
+    def plan_leg(self, vid: str, goal_cell: int, now: float, *, laden: bool = False, dwell_s: float = 0.0) -> list[int] | None:
+        """Route ``vid`` from where its current path ends to ``goal_cell``; the new path's
+        cells, or None when no path was found within the search limit (try again later)."""
+        i = self.index[vid]
+        if vid in self.frozen:
+            return None
+        old = self.paths[i]
+        if int(self.done[i]) < old.n_steps:
+            raise RuntimeError(f"{vid}: new leg requested before the current one is done")
+        start = int(old.cells[-1])
+        self.table.remove(i, old.cells)
+        task = VehicleTask(vid, start, (Leg(int(goal_cell), self._speed(laden), dwell_s),), ready_s=now)
+        outcome = plan_vehicle(self.graph, self.table, task, start_time_s=float(old.arrive_s[-1]),
+                               max_expansions=self.max_expansions)
+        if outcome.code != FOUND or outcome.path is None:
+            reserve_path(self.table, i, old)
+            return None
+        self.paths[i] = outcome.path
+        self.goals[i] = int(goal_cell)
+        self.done[i] = 0
+        self.released[i] = 0
+        reserve_path(self.table, i, outcome.path)
+        self._changed()
+        return [int(c) for c in outcome.path.cells]
+
+    def report_progress(self, vid: str, step: int) -> None:
+        i = self.index[vid]
+        if step > self.done[i]:
+            self.done[i] = min(step, self.paths[i].n_steps)
+            self._limits = None
+
+    def release_limit(self, vid: str) -> int:
+        """The last step (node index of the current leg) ``vid`` may drive to now."""
+        if self._limits is None:
+            if self._graph is None:
+                self._graph = build_dependency_graph(self.map, self.ids, self.paths)
+            self._limits = releasable(self._graph, self.done, self.released)
+            self.released = np.maximum(self.released, self._limits)
+        return int(self._limits[self.index[vid]])
+
+    def finish_leg(self, vid: str, now: float) -> None:
+        i = self.index[vid]
+        self.done[i] = self.paths[i].n_steps
+        self._limits = None
+
+    def cancel_leg(self, vid: str, now: float) -> None:
+        """Stop ``vid`` where it is: it keeps what was released to it and no more."""
+        self.freeze(vid, now)
+
+    def is_frozen(self, vid: str) -> bool:
+        return vid in self.frozen
+
+    def freeze(self, vid: str, now: float) -> None:
+        """``vid`` stops for good where it may be; the others are routed around it."""
+        if vid in self.frozen:
+            return
+        i = self.index[vid]
+        path = self.paths[i]
+        hold = path.cells[int(self.done[i]) : int(self.released[i]) + 1].astype(np.int32)
+        if hold.size == 0:
+            hold = path.cells[-1:].astype(np.int32)
+        self.table.remove(i, path.cells)
+        self.table.add(i, hold, np.zeros(hold.size), np.full(hold.size, math.inf))
+        self.frozen.add(vid)
+        self.hold[vid] = hold
+        # Nobody waits for a frozen vehicle's steps any more.
+        self.done[i] = path.n_steps
+        self._changed()
+        self._reroute_around(hold, now)
+
+    def thaw(self, vid: str, cell: int, now: float) -> None:
+        """``vid`` is back, standing on ``cell`` (one of the cells it held)."""
+        if vid not in self.frozen:
+            return
+        i = self.index[vid]
+        self.table.remove(i, self.hold.pop(vid))
+        self.frozen.discard(vid)
+        path = VehiclePath.standing(int(cell), now)
+        self.paths[i] = path
+        self.goals[i] = int(cell)
+        self.done[i] = self.released[i] = 0
+        reserve_path(self.table, i, path)
+        self._changed()
+
+    def _reroute_around(self, cells: np.ndarray, now: float) -> None:
+        """Replan the unreleased rest of every path that meets ``cells``."""
+        conflict = np.zeros(self.map.n_cells, dtype=bool)
+        for c in cells:
+            conflict[self.map.cell_conflicts(int(c))] = True
+        for j, other in enumerate(self.ids):
+            if other in self.frozen:
+                continue
+            path = self.paths[j]
+            keep = int(self.released[j])
+            if keep >= path.n_steps or not conflict[path.cells[keep + 1 :]].any():
+                continue
+            self._replan_rest(j, keep, now)
+
+    def _replan_rest(self, j: int, keep: int, now: float) -> None:
+        """Keep steps ``0 .. keep`` of vehicle ``j`` (released: committed) and route the rest."""
+        path = self.paths[j]
+        self.table.remove(j, path.cells)
+        prefix = VehiclePath(path.cells[: keep + 1], path.arrive_s[: keep + 1],
+                             np.append(path.depart_s[:keep], math.inf), path.leg[: keep + 1])
+        task = VehicleTask(self.ids[j], int(path.cells[keep]), (Leg(self.goals[j], self.unladen_mps),), ready_s=now)
+        outcome = plan_vehicle(self.graph, self.table, task, start_time_s=float(path.arrive_s[keep]),
+                               max_expansions=self.max_expansions)
+        if outcome.code == FOUND and outcome.path is not None:
+            rest = outcome.path
+            new = VehiclePath(np.concatenate([prefix.cells, rest.cells[1:]]),
+                              np.concatenate([prefix.arrive_s, rest.arrive_s[1:]]),
+                              np.concatenate([path.depart_s[:keep], rest.depart_s]),
+                              np.concatenate([prefix.leg, rest.leg[1:]]))
+        else:
+            new = prefix  # no way round yet: it stops at the end of what it was released
+        self.paths[j] = new
+        reserve_path(self.table, j, new)
+        self._changed()
+
+    def replanned_cells(self, vid: str) -> list[int]:
+        return [int(c) for c in self.paths[self.index[vid]].cells]
+
+    # ------------------------------------------------------------------ blocks
+    def set_blocked_cells(self, cells: np.ndarray) -> None:
+        """Cells no new path may use (blocked lanes and zones)."""
+        if self.blocked.size:
+            self.table.remove(self.block_owner, self.blocked.astype(np.int32))
+        self.blocked = np.asarray(cells, dtype=np.int64)
+        if self.blocked.size:
+            n = self.blocked.size
+            self.table.add(self.block_owner, self.blocked.astype(np.int32), np.full(n, -math.inf), np.full(n, math.inf))
+
+    # ------------------------------------------------------------------ views
+    def reserved_cells(self, vid: str) -> list[int]:
+        i = self.index.get(vid)
+        if i is None:
+            return []
+        if vid in self.frozen:
+            return [int(c) for c in self.hold[vid]]
+        path = self.paths[i]
+        return [int(c) for c in path.cells[int(self.done[i]) : int(self.released[i]) + 1]]
