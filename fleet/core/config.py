@@ -33,6 +33,8 @@ class CoreConfig:
         Speed caps used for planning and orders (site.md).
     horizon_steps : int
         How many not-yet-released steps an order shows as its horizon.
+    release_ahead_steps : int
+        How far beyond its last reported node a vehicle's base may reach (cells).
     seed : int
         Seed of the planner's randomised restarts (deterministic runs).
     """
@@ -49,5 +51,6 @@ class CoreConfig:
     unladen_speed_mps: float = 8.3
     laden_speed_mps: float = 5.6
     horizon_steps: int = 40
+    release_ahead_steps: int = 12
     seed: int = 0
     deadline_warning_s: float = 1800.0

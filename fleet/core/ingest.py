@@ -149,7 +149,8 @@ def update_vehicles(m: "FleetManager", now: float) -> None:
                 r.mode = VehicleMode.IDLE
             continue
         at_end = leg.progress >= len(leg.cells) - 1
-        if at_end and (leg.action is None or leg.action_done):
+        cut_short = bool(v.agenda) and m.map.station_cell_of(v.agenda[0].station) != leg.cells[-1]
+        if at_end and (leg.action is None or leg.action_done or cut_short):
             _finish_task(m, v, now)
 
 

@@ -92,7 +92,8 @@ class FleetManager:
         self.perf = perf_clock or time.perf_counter
         self.transport = transport
         self.rng = np.random.default_rng(config.seed)
-        self.traffic = Traffic(track_map, rng=self.rng)
+        self.traffic = Traffic(track_map, rng=self.rng, unladen_speed_mps=config.unladen_speed_mps,
+                               laden_speed_mps=config.laden_speed_mps, release_ahead_steps=config.release_ahead_steps)
         self.vehicles: dict[str, VehicleRuntime] = {}
         self.containers: dict[str, Container] = {}
         self.jobs: dict[str, Job] = {}
@@ -192,7 +193,8 @@ class FleetManager:
                 continue
             first = max(leg.base_end, 0)
             speed = self.config.laden_speed_mps if v.record.laden else self.config.unladen_speed_mps
-            order = build_order(self.map, vid, leg.order_id, leg.update_id + 1, leg.cells, first, limit, leg.action, speed)
+            order = build_order(self.map, vid, leg.order_id, leg.update_id + 1, leg.cells, first, limit, leg.action, speed,
+                                self.config.horizon_steps)
             self.transport.send_order(vid, order)
             leg.update_id += 1
             leg.base_end = limit

@@ -64,6 +64,7 @@ def build_order(
     base_end: int,
     action: LegAction | None,
     speed_cap_mps: float,
+    horizon_steps: int | None = None,
 ) -> Order:
     """The order (update) for leg ``cells`` covering steps ``first`` .. end, base to ``base_end``.
 
@@ -75,12 +76,16 @@ def build_order(
         The step the order starts at (0 for a new order, the previous base end for an update).
     base_end : int
         Last released step (``first <= base_end < len(cells)``).
+    horizon_steps : int, optional
+        Unreleased steps shown after the base (all by default). Each update re-sends the
+        horizon, so a long one costs bandwidth for little use.
     """
     if not 0 <= first <= base_end < len(cells):
         raise ValueError(f"bad order window first={first} base_end={base_end} for {len(cells)} steps")
     nodes = []
     edges = []
-    for k in range(first, len(cells)):
+    last = len(cells) - 1 if horizon_steps is None else min(len(cells) - 1, base_end + horizon_steps)
+    for k in range(first, last + 1):
         released = k <= base_end
         actions: tuple[Action, ...] = ()
         if k == len(cells) - 1 and action is not None and action.action_type:

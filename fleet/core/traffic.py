@@ -41,13 +41,17 @@ class Traffic:
     """Paths, reservations and release limits of all vehicles of one core."""
 
     def __init__(self, track_map: TrackMap, rng: np.random.Generator, *, max_expansions: int = 60_000,
-                 unladen_speed_mps: float | None = None, laden_speed_mps: float | None = None) -> None:
+                 unladen_speed_mps: float | None = None, laden_speed_mps: float | None = None,
+                 release_ahead_steps: int = 12) -> None:
         self.map = track_map
         self.rng = rng
         self.graph = RoutingGraph(track_map)
         self.table = ReservationTable(track_map, MAX_OWNERS + 1)
         self.block_owner = MAX_OWNERS
         self.max_expansions = max_expansions
+        # A short base bounds what a vehicle that goes silent may still be driving over
+        # (so what must be held for it), at the price of more order updates.
+        self.release_ahead_steps = release_ahead_steps
         self.unladen_mps = unladen_speed_mps or track_map.vehicle.max_speed_unladen_mps
         self.laden_mps = laden_speed_mps or track_map.vehicle.max_speed_laden_mps
         self.ids: list[str] = []
@@ -122,8 +126,9 @@ class Traffic:
         if self._limits is None:
             if self._graph is None:
                 self._graph = build_dependency_graph(self.map, self.ids, self.paths)
-            self._limits = releasable(self._graph, self.done, self.released)
-            self.released = np.maximum(self.released, self._limits)
+            limits = releasable(self._graph, self.done, self.released)
+            self._limits = np.maximum(self.released, np.minimum(limits, self.done + self.release_ahead_steps))
+            self.released = self._limits.copy()
         return int(self._limits[self.index[vid]])
 
     def finish_leg(self, vid: str, now: float) -> None:

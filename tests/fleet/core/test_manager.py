@@ -1,0 +1,136 @@
+"""Lockstep tests of the real-time core with protocol-speaking test vehicles (issue 9)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fleet.core.model import JobStatus, Location, VehicleMode
+from maps.errors import InputError
+from tests.fleet.core.harness import LockstepFleet
+
+
+@pytest.fixture
+def fleet():
+    f = LockstepFleet(n_vehicles=4)
+    yield f
+    f.close()
+
+
+def arrive(f: LockstepFleet, cid: str, direction: str, station: str, status: str | None = "released", **extra):
+    f.control.call("container_arrival", {"container": cid, "direction": direction, "station": station, "event_id": f"arr-{cid}", **extra})
+    if status:
+        f.control.call("customs_declaration", {"container": cid, "status": status, "event_id": f"dec-{cid}"})
+
+
+def test_export_and_import_flow_end_to_end(fleet):
+    f = fleet
+    f.step()
+    arrive(f, "EXP1", "export", "E1-T1", "scan")
+    arrive(f, "IMP1", "import", "HO-05", None)
+    c = f.core.containers
+    f.run_until(lambda: c["EXP1"].location_kind is Location.HANDOVER and c["IMP1"].location_kind is Location.YARD)
+    assert c["EXP1"].customs.value == "cleared" and c["EXP1"].cleared_s is not None
+    assert "scan" in c["EXP1"].inspected
+    assert f.core.map.station(c["IMP1"].location).zone_id.startswith("I")
+    jobs = {j.container: j for j in f.core.jobs.values()}
+    assert jobs["EXP1"].status is JobStatus.DONE and jobs["EXP1"].via_station.startswith("SCN")
+    # every vehicle drove through the scanner bay it was sent to
+    scanned = [v for v in f.vehicles if f.map.station_cell_of(jobs["EXP1"].via_station) in [cell for _, cell in v.visited]]
+    assert len(scanned) == 1
+    # import clears once released in the yard, then leaves by truck
+    f.control.call("customs_declaration", {"container": "IMP1", "status": "released"})
+    f.run_until(lambda: c["IMP1"].cleared_s is not None, 10)
+    f.control.call("container_departure", {"container": "IMP1", "event_id": "dep-IMP1"})
+    assert c["IMP1"].location_kind is Location.GONE
+    assert f.cell_conflicts() == []
+
+
+def test_perishable_goes_first(fleet):
+    f = LockstepFleet(n_vehicles=1)
+    try:
+        f.step()
+        arrive(f, "SLOW", "export", "E1-T1")
+        arrive(f, "FRESH", "export", "E1-T2", perishable=True, deadline_s=3 * 3600.0)
+        c = f.core.containers
+        f.run_until(lambda: c["FRESH"].location_kind is Location.HANDOVER)
+        assert c["SLOW"].location_kind is not Location.HANDOVER
+        assert c["FRESH"].cleared_s <= 3 * 3600.0
+    finally:
+        f.close()
+
+
+def test_tamper_sends_container_to_hold_and_raises_alert(fleet):
+    f = fleet
+    f.step()
+    arrive(f, "TMP1", "export", "E2-T1")
+    f.control.call("eseal_event", {"container": "TMP1", "event": "tamper", "event_id": "seal-1"})
+    assert any(a["kind"] == "tamper" and a["subject"] == "TMP1" and a["severity"] == "critical" for a in f.core.alerts)
+    c = f.core.containers
+    f.run_until(lambda: c["TMP1"].location_kind is Location.INSPECTION)
+    assert f.core.map.station(c["TMP1"].location).kind == "inspection_bay"
+    # the alert reaches telemetry
+    f.run_until(lambda: f.core._published is not None and any(a["kind"] == "tamper" for a in f.core._published["alerts"]), 10)
+
+
+def test_blocked_lane_is_avoided(fleet):
+    f = fleet
+    f.step()
+    tm = f.map
+    blocked = "R3/010"
+    lane = tm.lane_ids.index(blocked)
+    f.control.call("block_lane", {"lane": blocked})
+    arrive(f, "B1", "export", "E1-T1")
+    arrive(f, "B2", "import", "HO-07", None)
+    c = f.core.containers
+    f.run_until(lambda: c["B1"].location_kind is Location.HANDOVER and c["B2"].location_kind is Location.YARD)
+    lane_cells = set(np.nonzero(tm.cell_lane == lane)[0].tolist())
+    for v in f.vehicles:
+        assert not lane_cells & {cell for _, cell in v.visited}, v.serial
+    assert any(a["kind"] == "blocked_lane" for a in f.core.alerts)
+
+
+def test_emergency_stop_stops_everyone_within_one_tick(fleet):
+    f = fleet
+    f.step()
+    for k, st in enumerate(["E1-T1", "E2-T1", "E3-T1"]):
+        arrive(f, f"S{k}", "export", st)
+    f.run_until(lambda: sum(v.record.mode is VehicleMode.MOVING for v in f.core.vehicles.values()) >= 3)
+    f.control.call("estop", {"confirm": True})
+    f.step()  # the instant action goes out with this tick
+    frozen = [v.cell for v in f.vehicles]
+    for _ in range(10):
+        f.step()
+    assert [v.cell for v in f.vehicles] == frozen
+    assert all(v.estop for v in f.vehicles)
+    f.control.call("estop_release", {"confirm": True})
+    c = f.core.containers
+    f.run_until(lambda: all(c[f"S{k}"].location_kind is Location.HANDOVER for k in range(3)))
+
+
+def test_estop_needs_confirmation(fleet):
+    with pytest.raises(InputError, match="confirm"):
+        fleet.control.call("estop", {})
+
+
+@pytest.mark.parametrize(
+    "op, args, message",
+    [
+        ("customs_declaration", {"container": "NOPE", "status": "released"}, "unknown container 'NOPE'"),
+        ("container_arrival", {"container": "X", "direction": "export", "station": "MARS-1"}, "unknown station 'MARS-1'"),
+        ("container_arrival", {"container": "X", "direction": "sideways", "station": "E1-T1"}, "direction must be"),
+        ("container_arrival", {"container": "X", "direction": "export", "station": "E1-T1", "size_ft": "big"}, "must be int"),
+        ("block_lane", {"lane": "R99/000"}, "unknown lane"),
+        ("pause", {"vehicle": "igv-999"}, "unknown vehicle"),
+        ("cancel_job", {"job": "J-999999"}, "unknown job"),
+        ("inject_job", {"container": "X", "from_station": "E1-T1"}, "missing argument 'to_station'"),
+        ("set_speed", {"factor": 5}, "real clock"),
+    ],
+)
+def test_bad_control_input_changes_nothing(fleet, op, args, message):
+    f = fleet
+    f.step()
+    before = (dict(f.core.containers), dict(f.core.jobs), set(f.core.blocked_lanes), len(f.core.alerts))
+    with pytest.raises(InputError, match=message):
+        f.control.call(op, args)
+    assert (dict(f.core.containers), dict(f.core.jobs), set(f.core.blocked_lanes), len(f.core.alerts)) == before
