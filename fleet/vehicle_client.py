@@ -109,6 +109,11 @@ class VehicleClient:
         return self.config.serial_number
 
     @property
+    def clock(self) -> Callable[[], float]:
+        """The monotonic clock the link runs on."""
+        return self._clock
+
+    @property
     def link(self) -> Link:
         return self.endpoint.link
 
@@ -262,9 +267,10 @@ TIMER_INTERVAL_S = 0.01
 class ClientGroup:
     """Serve many clients from one loop (the simulator and the benches run hundreds)."""
 
-    def __init__(self, clients: Iterable[VehicleClient] = (), *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clients: Iterable[VehicleClient] = (), *, clock: Callable[[], float] | None = None) -> None:
         self.clients: list[VehicleClient] = list(clients)
-        self._clock = clock
+        # The timers follow the clients' clock (virtual in lockstep simulations).
+        self._clock = clock or (self.clients[0].clock if self.clients else time.monotonic)
         self._poller = zmq.Poller()
         self._registered: list[zmq.Socket] = []
         self._next_timers_s = -math.inf

@@ -47,8 +47,9 @@ def run(args: argparse.Namespace) -> int:
         clock=time.monotonic,
     )
     start = time.monotonic()
+    # Epoch seconds: journaled times (gate-in, deadlines) stay meaningful across restarts.
     manager = FleetManager(track_map, CoreConfig(map_name=args.map, state_dir=Path(args.state_dir)),
-                           clock=lambda: time.monotonic() - start, transport=transport)
+                           clock=time.time, transport=transport)
     stop = {"now": False}
 
     def _stop(*_: object) -> None:

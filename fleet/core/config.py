@@ -42,7 +42,7 @@ class CoreConfig:
     map_name: str = "bac_luan_2"
     state_dir: Path | None = None
     plan_budget_s: float = 0.05
-    assign_interval_s: float = 2.0
+    assign_interval_s: float = 0.5
     assign_budget_s: float = 0.05
     telemetry_interval_s: float = 0.5
     offline_timeout_s: float = 30.0

@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from fleet.core.customs import Alert, may_cross
 from fleet.core.flow import next_move
 from fleet.core.model import Customs, Direction, Job, JobStatus, Location, VehicleMode
@@ -117,10 +115,13 @@ def _send_free_vehicles_away(m: "FleetManager", now: float) -> None:
 
 
 def assign_jobs(m: "FleetManager", now: float) -> None:
-    """Open jobs to free vehicles: minimum total (travel time to pick-up - priority bonus)."""
-    from scipy.optimize import linear_sum_assignment
+    """Open jobs to free vehicles with the planner's min-cost assignment (:mod:`planner.assign`).
 
+    Battery feasibility and deadlines are the planner's; charging of vehicles under the
+    threshold stays with :func:`_send_free_vehicles_away`, which knows which chargers are free.
+    """
     from fleet.core.manager import Task
+    from planner.assign import AssignOptions, AssignProblem, TransportJob, VehicleState, assign_jobs as solve
 
     jobs = [j for j in sorted(m.jobs.values(), key=lambda j: j.id) if j.status is JobStatus.OPEN and j.earliest_s <= now]
     free = [v for v in (m.vehicles[k] for k in sorted(m.vehicles)) if (_is_free(v) or _is_parking_trip(m, v))
@@ -128,24 +129,28 @@ def assign_jobs(m: "FleetManager", now: float) -> None:
     if not jobs or not free:
         return
     tm = m.map
-    rows = [tm.station_index_of(v.agenda[0].station if v.agenda else v.record.station) for v in free]
-    cols = [tm.station_index_of(j.from_station) for j in jobs]
-    cost = tm.station_travel_time_s[np.ix_(rows, cols)].copy()
-    for k, j in enumerate(jobs):
-        urgency = 0.0 if j.deadline_s is None else max(0.0, 3600.0 - (j.deadline_s - now))
-        cost[:, k] -= 600.0 * j.priority + urgency
-    cost[~np.isfinite(cost)] = 1e9
-    r, c = linear_sum_assignment(cost)
-    for vi, ji in zip(r, c):
-        v, job = free[vi], jobs[ji]
-        if cost[vi, ji] >= 1e8:
-            continue
+    vehicles = tuple(
+        VehicleState(v.record.id, tm.station_index_of(v.agenda[0].station if v.agenda else v.record.station),
+                     min(1.0, v.record.battery_pct / 100.0), now)
+        for v in free
+    )
+    transport = tuple(
+        TransportJob(j.id, tm.station_index_of(j.from_station), tm.station_index_of(j.to_station), j.earliest_s,
+                     j.deadline_s if j.deadline_s is not None else float("inf"), float(max(j.priority, 1)), j.container is not None)
+        for j in jobs
+    )
+    chargers = tuple(tm.station_index_of(s.id) for s in tm.stations_of_kind("charger"))
+    result = solve(AssignProblem(tm.station_travel_time_s, vehicles, transport, chargers, now_s=now),
+                   AssignOptions(charge_below_soc=m.config.battery_low_pct / 100.0), now=m.perf)
+    by_id = {v.record.id: v for v in free}
+    for a in result.assignments:
+        v, job = by_id[a.vehicle_id], m.jobs[a.job_id]
         if v.agenda:  # was only heading to park: give the parking bay back
             spot = v.agenda[0].station
-            if m.station_claims.get(spot) == v.record.id:
-                del m.station_claims[spot]
             if v.leg is not None:
                 continue  # already rolling towards the bay; it takes work when it gets there
+            if m.station_claims.get(spot) == v.record.id:
+                del m.station_claims[spot]
             v.agenda = []
         job.status, job.vehicle = JobStatus.ASSIGNED, v.record.id
         m.mark(job=job)

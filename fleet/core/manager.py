@@ -115,6 +115,10 @@ class FleetManager:
         self._next_publish_s = 0.0
         self._published: dict[str, Any] | None = None
         self.telemetry_seq = 0
+        self.event_log: list[tuple[float, str, dict[str, Any]]] | None = None  # set to a list to keep every event
+        # Order and action ids carry the boot time so that a restarted core never reuses one
+        # (a vehicle ignores an order id it has already executed).
+        self.boot = f"b{int(clock() * 1000) % 10**10:x}"
         self.journal = Journal(config.state_dir / "journal.sqlite") if config.state_dir else None
         if self.journal is not None:
             self._recover()
@@ -179,8 +183,8 @@ class FleetManager:
             if cells is None:
                 continue  # try again next tick (the planner's own time budget ran out or no route yet)
             v.legs_issued += 1
-            action = LegAction(task.action, f"{vid}-a{v.legs_issued}", task.container, task.station) if task.action else None
-            v.leg = Leg(order_id=f"{vid}-o{v.legs_issued}", cells=cells, action=action)
+            action = LegAction(task.action, f"{vid}-{self.boot}-a{v.legs_issued}", task.container, task.station) if task.action else None
+            v.leg = Leg(order_id=f"{vid}-{self.boot}-o{v.legs_issued}", cells=cells, action=action)
 
     def _release(self, now: float) -> None:
         for vid in sorted(self.vehicles):
@@ -196,6 +200,8 @@ class FleetManager:
             order = build_order(self.map, vid, leg.order_id, leg.update_id + 1, leg.cells, first, limit, leg.action, speed,
                                 self.config.horizon_steps)
             self.transport.send_order(vid, order)
+            if leg.update_id < 0 and v.agenda and v.agenda[0].job:
+                self.event(now, "leg_released", {"job": v.agenda[0].job, "vehicle": vid, "action": v.agenda[0].action})
             leg.update_id += 1
             leg.base_end = limit
             self._pending_orders.append((vid, leg.order_id, leg.update_id, now, {"cells": leg.cells, "base_end": limit}))
@@ -265,6 +271,8 @@ class FleetManager:
 
     def event(self, now: float, kind: str, doc: dict[str, Any]) -> None:
         self._pending_events.append((now, kind, doc))
+        if self.event_log is not None:
+            self.event_log.append((now, kind, doc))
 
     def raise_alert(self, now: float, alert: Alert) -> None:
         self.alerts.append({"id": self.new_id("alert"), "t_s": now, "kind": alert.kind, "severity": alert.severity,
@@ -277,7 +285,7 @@ class FleetManager:
 
         v = self.vehicles[vid]
         v.legs_issued += 1
-        action = Action(action_type=action_type, action_id=f"{vid}-i{v.legs_issued}", blocking_type=BlockingType.HARD,
+        action = Action(action_type=action_type, action_id=f"{vid}-{self.boot}-i{v.legs_issued}", blocking_type=BlockingType.HARD,
                         action_parameters=tuple(ActionParameter(key=k, value=val) for k, val in params.items()))
         self.transport.send_instant_actions(vid, InstantActions(serial_number=vid, actions=(action,)))
 

@@ -30,7 +30,7 @@ import numpy as np
 from maps.trackmap import TrackMap
 from planner.dependencies import build_dependency_graph, releasable
 from planner.reservations import ReservationTable
-from planner.sipp import FOUND, RoutingGraph, plan_vehicle, reserve_path
+from planner.sipp import FOUND, SEPARATION_S, RoutingGraph, plan_vehicle, reserve_path
 from planner.types import Leg, VehiclePath, VehicleTask
 
 MAX_OWNERS = 2048
@@ -128,8 +128,23 @@ class Traffic:
                 self._graph = build_dependency_graph(self.map, self.ids, self.paths)
             limits = releasable(self._graph, self.done, self.released)
             self._limits = np.maximum(self.released, np.minimum(limits, self.done + self.release_ahead_steps))
+            for i in np.nonzero(self._limits > self.released)[0]:
+                self._reserve_released(int(i), int(self.released[i]) + 1, int(self._limits[i]))
             self.released = self._limits.copy()
         return int(self._limits[self.index[vid]])
+
+    def _reserve_released(self, i: int, first: int, last: int) -> None:
+        """A released step may happen at any time from now on, however early its plan says:
+        widen its occupancy back in time so that no later search slips in front of it.
+
+        Without this, a vehicle running ahead of its plan could meet a path planned later
+        into the gap the plan left before it (the dependency graph, built on planned times,
+        would then order the new path first although the old step is already released).
+        """
+        path = self.paths[i]
+        start, end = path.occupancy()
+        cells = path.cells[first : last + 1]
+        self.table.add(i, cells, np.full(cells.shape[0], -math.inf), end[first : last + 1] + SEPARATION_S)
 
     def finish_leg(self, vid: str, now: float) -> None:
         i = self.index[vid]

@@ -7,7 +7,7 @@ import numpy as np
 from fleet.core.config import CoreConfig
 from fleet.core.model import JobStatus, Location
 from planner.collision import find_collisions
-from tests.fleet.core.harness import LockstepFleet
+from bench.teleport_fleet import LockstepFleet
 from tests.fleet.core.test_manager import arrive
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from fleet.core.model import JobStatus, Location, VehicleMode
 from maps.errors import InputError
-from tests.fleet.core.harness import LockstepFleet
+from bench.teleport_fleet import LockstepFleet
 
 
 @pytest.fixture

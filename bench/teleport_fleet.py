@@ -1,4 +1,4 @@
-"""A lockstep fleet for core tests: the real core and transport, teleport test vehicles.
+"""A lockstep fleet of node-hopping vehicles around the real core and transport (tests, bench/core.py).
 
 Each :meth:`LockstepFleet.step` advances the virtual clock, runs one core tick, lets the
 messages cross the loopback sockets, steps every vehicle and lets its state cross back.
@@ -16,7 +16,7 @@ from fleet.core.control import Handlers
 from fleet.core.manager import FleetManager
 from fleet.transport import CoreTransport, TransportConfig
 from maps import load_track_map
-from tests.fleet.core.teleport import TeleportVehicle
+from sim.teleport import TeleportVehicle
 
 LOOPBACK = "tcp://127.0.0.1:*"
 
@@ -32,7 +32,8 @@ class LockstepFleet:
         self.core = FleetManager(self.map, config or CoreConfig(), clock=self.now, transport=self.transport)
         self.control = Handlers(self.core)
         self.context = zmq.Context()
-        stations = start_stations or [s.id for s in self.map.stations_of_kind("parking")][:n_vehicles]
+        pool = [s.id for kind in ("parking", "charger", "handover") for s in self.map.stations_of_kind(kind)]
+        stations = start_stations or pool[:n_vehicles]
         self.vehicles: list[TeleportVehicle] = []
         for k, sid in enumerate(stations):
             cell = self.map.station_cell_of(sid)

@@ -1,4 +1,4 @@
-"""A minimal protocol-speaking test vehicle: it hops one node per step along its released base.
+"""A node-hopping vehicle that speaks the real wire protocol: one node per step along its released base.
 
 It exists so that the core can be tested without the simulator's kinematics: it speaks the
 real wire (a :class:`fleet.vehicle_client.VehicleClient`), obeys the VDA 5050 base/horizon
@@ -32,6 +32,7 @@ class TeleportVehicle:
     estop: bool = False
     stalled: bool = False
     visited: list = field(default_factory=list)  # (t, cell) history
+    executed_drops: list = field(default_factory=list)  # containers dropped, in order
 
     def connect(self, endpoint: str, context, clock) -> None:
         self.client = VehicleClient(VehicleClientConfig(serial_number=self.serial, manufacturer="test", endpoint=endpoint),
@@ -77,6 +78,7 @@ class TeleportVehicle:
                 self.loads.append(cid)
             elif a.action_type == "drop" and cid in self.loads:
                 self.loads.remove(cid)
+                self.executed_drops.append(cid)
             self.actions[a.action_id] = (a.action_type, ActionStatus.FINISHED)
             return
         if self.at + 1 < len(self.nodes) and self.nodes[self.at + 1][4]:

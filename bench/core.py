@@ -1,0 +1,82 @@
+"""Core tick time and job latency with 50, 100 and 200 vehicles under a steady job stream.
+
+Run: ``python -m bench.core [--steps N]``. The real core and transport run in lockstep
+with node-hopping vehicles (bench/teleport_fleet.py) on the default map: each step is
+0.5 simulated seconds. Containers arrive steadily (exports at crane transfer points,
+imports at handover points, every one released by customs). Printed per fleet size: tick
+time p50/p99 (wall ms), path planning latency p50/p99 (wall ms), and the time from a job's
+creation to the first order of its pick-up leg (simulated s).
+Targets (issue 9): tick p99 <= 50 ms and every new job released within 1 s at 200 vehicles.
+The baseline line measures an idle fleet's tick in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from bench.teleport_fleet import LockstepFleet
+
+
+def run(n_vehicles: int, steps: int, arrivals_per_min: float, seed: int) -> dict[str, float]:
+    f = LockstepFleet(n_vehicles=n_vehicles)
+    f.core.event_log = []
+    rng = np.random.default_rng(seed)
+    cranes = [s.id for s in f.map.stations_of_kind("crane_transfer")]
+    handover = [s.id for s in f.map.stations_of_kind("handover")]
+    k = 0
+    try:
+        for step in range(steps):
+            if rng.random() < arrivals_per_min / 120.0:
+                export = rng.random() < 0.5
+                station = rng.choice(cranes if export else handover)
+                busy = {c.location for c in f.core.containers.values()}
+                if station not in busy:
+                    cid = f"C{k:05d}"
+                    k += 1
+                    f.control.call("container_arrival", {"container": cid, "direction": "export" if export else "import", "station": str(station)})
+                    if export:
+                        f.control.call("customs_declaration", {"container": cid, "status": "released"})
+            f.step()
+        log = f.core.kpi_log
+        created = {j.id: j.created_s for j in f.core.jobs.values()}
+        latency = [t - created[d["job"]] for t, kind, d in f.core.event_log if kind == "leg_released" and d["action"] == "pick"]
+        ticks = np.asarray(log["tick_ms"][20:])
+        replans = np.asarray(log["replan_ms"]) if log["replan_ms"] else np.zeros(1)
+        return {
+            "vehicles": n_vehicles, "jobs": len(f.core.jobs), "done": sum(j.status.value == "done" for j in f.core.jobs.values()),
+            "tick_p50": float(np.percentile(ticks, 50)), "tick_p99": float(np.percentile(ticks, 99)),
+            "replan_p50": float(np.percentile(replans, 50)), "replan_p99": float(np.percentile(replans, 99)),
+            "release_max_s": float(max(latency)) if latency else float("nan"),
+            "release_p50_s": float(np.median(latency)) if latency else float("nan"),
+            "conflicts": len(f.cell_conflicts()),
+        }
+    finally:
+        f.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--sizes", default="50,100,200")
+    parser.add_argument("--arrivals-per-min", type=float, default=12.0)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    baseline = run(10, 60, 0.0, args.seed)
+    print(f"baseline (10 idle vehicles): tick p50 {baseline['tick_p50']:.2f} ms")
+    print(f"{'vehicles':>8} {'jobs':>5} {'done':>5} {'tick p50 ms':>11} {'tick p99 ms':>11} {'x base':>7} {'plan p50 ms':>11} {'plan p99 ms':>11} {'release p50 s':>13} {'release max s':>13} {'conflicts':>9}")
+    ok = True
+    for n in (int(x) for x in args.sizes.split(",")):
+        r = run(n, args.steps, args.arrivals_per_min, args.seed)
+        print(f"{n:>8} {r['jobs']:>5} {r['done']:>5} {r['tick_p50']:>11.1f} {r['tick_p99']:>11.1f} {r['tick_p99'] / max(baseline['tick_p50'], 1e-9):>7.1f} "
+              f"{r['replan_p50']:>11.2f} {r['replan_p99']:>11.2f} {r['release_p50_s']:>13.1f} {r['release_max_s']:>13.1f} {r['conflicts']:>9}")
+        if n == 200:
+            ok = r["tick_p99"] <= 50.0 and r["release_max_s"] <= 1.0
+    print("targets met at 200 vehicles" if ok else "targets NOT met at 200 vehicles (tick p99 <= 50 ms, release <= 1 s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""The deadlock detector on hand-made waits and trajectories."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bench.deadlock import DeadlockKind, find_deadlocks
+
+
+def still(x_m: float, t_end_s: float = 400.0) -> np.ndarray:
+    """A vehicle standing at (x, 0) from 0 to ``t_end_s``, rows 0.5 s apart."""
+    t = np.arange(0.0, t_end_s + 1e-9, 0.5)
+    return np.column_stack([t, np.full_like(t, x_m), np.zeros_like(t), np.zeros_like(t)])
+
+
+def moving_between(x_m: float, t0_s: float, t1_s: float, t_end_s: float = 400.0) -> np.ndarray:
+    """Standing at x except that it drives at 1 m/s during ``[t0_s, t1_s]``."""
+    rows = still(x_m, t_end_s)
+    t = rows[:, 0]
+    rows[:, 1] += np.clip(t - t0_s, 0.0, t1_s - t0_s)
+    return rows
+
+
+TRAJ = {v: still(100.0 * i) for i, v in enumerate("ABCD")}
+
+
+def test_two_vehicles_waiting_on_each_other_is_one_cycle():
+    waits = [("A", 10.0, 50.0, ["B"]), ("B", 20.0, 60.0, ["A"])]
+    (d,) = find_deadlocks(waits, TRAJ)
+    assert d.kind is DeadlockKind.CYCLE and set(d.vehicles) == {"A", "B"}
+    assert (d.t_start_s, d.t_end_s) == (20.0, 50.0)
+
+
+def test_three_cycle_closed_by_the_last_edge():
+    waits = [("A", 0.0, 100.0, ["B"]), ("B", 10.0, 100.0, ["C"]), ("C", 40.0, 45.0, ["A"])]
+    (d,) = find_deadlocks(waits, TRAJ)
+    assert d.vehicles == ("C", "A", "B") and (d.t_start_s, d.t_end_s) == (40.0, 45.0)
+
+
+def test_waits_that_do_not_overlap_make_no_cycle():
+    assert find_deadlocks([("A", 0.0, 10.0, ["B"]), ("B", 10.0, 20.0, ["A"])], TRAJ) == ()
+
+
+def test_a_chain_is_not_a_cycle():
+    assert find_deadlocks([("A", 0.0, 30.0, ["B"]), ("B", 0.0, 30.0, ["C"]), ("C", 0.0, 30.0, ["D"])], TRAJ) == ()
+
+
+def test_wait_recorded_in_pieces_counts_once():
+    waits = [("A", 0.0, 10.0, ["B"]), ("A", 10.0, 20.0, ["B"]), ("B", 5.0, 15.0, ["A"])]
+    (d,) = find_deadlocks(waits, TRAJ)
+    assert (d.t_start_s, d.t_end_s) == (5.0, 15.0)
+
+
+def test_separate_episodes_of_the_same_cycle_count_twice():
+    waits = [("A", 0.0, 10.0, ["B"]), ("B", 0.0, 10.0, ["A"]), ("A", 50.0, 60.0, ["B"]), ("B", 50.0, 60.0, ["A"])]
+    assert [d.t_start_s for d in find_deadlocks(waits, TRAJ)] == [0.0, 50.0]
+
+
+def test_waiting_on_a_vehicle_that_never_moves_is_a_stall():
+    waits = [("A", 10.0, 110.0, ["B"])]
+    (d,) = find_deadlocks(waits, TRAJ, stall_bound_s=60.0)
+    assert d.kind is DeadlockKind.STALL and d.vehicles == ("A", "B") and (d.t_start_s, d.t_end_s) == (10.0, 110.0)
+    assert find_deadlocks(waits, TRAJ, stall_bound_s=200.0) == ()
+
+
+def test_waiting_on_a_vehicle_that_moves_is_no_stall():
+    trajectories = {"A": still(0.0), "B": moving_between(100.0, 50.0, 55.0)}
+    waits = [("A", 10.0, 110.0, ["B"])]
+    assert find_deadlocks(waits, trajectories, stall_bound_s=60.0) == ()  # still for 40 s, then 55 s
+    (d,) = find_deadlocks(waits, trajectories, stall_bound_s=50.0)
+    assert (d.t_start_s, d.t_end_s) == (55.0, 110.0)
+
+
+def test_waiting_on_several_needs_all_of_them_still():
+    trajectories = {"A": still(0.0), "B": still(100.0), "C": moving_between(200.0, 40.0, 80.0)}
+    assert find_deadlocks([("A", 0.0, 120.0, ["B", "C"])], trajectories, stall_bound_s=60.0) == ()
+    assert len(find_deadlocks([("A", 0.0, 120.0, ["B"])], trajectories, stall_bound_s=60.0)) == 1
+
+
+def test_vehicle_without_trajectory_never_moves():
+    (d,) = find_deadlocks([("A", 0.0, 100.0, ["ghost"])], {"A": still(0.0)}, stall_bound_s=60.0)
+    assert d.kind is DeadlockKind.STALL
+
+
+def test_long_cycle_is_not_also_a_stall():
+    waits = [("A", 0.0, 300.0, ["B"]), ("B", 0.0, 300.0, ["A"])]
+    (d,) = find_deadlocks(waits, TRAJ, stall_bound_s=60.0)
+    assert d.kind is DeadlockKind.CYCLE
+
+
+def test_waiting_on_oneself_is_ignored():
+    assert find_deadlocks([("A", 0.0, 10.0, ["A"])], TRAJ) == ()
