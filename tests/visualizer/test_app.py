@@ -11,7 +11,6 @@ import json
 import math
 from typing import Any
 
-import numpy as np
 import pygame
 import pytest
 
