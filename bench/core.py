@@ -59,7 +59,7 @@ def run(n_vehicles: int, steps: int, arrivals_per_min: float, seed: int) -> dict
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--steps", type=int, default=800)
     parser.add_argument("--sizes", default="50,100,200")
     parser.add_argument("--arrivals-per-min", type=float, default=12.0)
     parser.add_argument("--seed", type=int, default=1)

@@ -28,11 +28,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import msgpack
 import zmq
 
 from fleet.codec import VEHICLE_TO_CORE, MessageLimits, MessageRejected
-from fleet.control_protocol import ControlRejected, decode_request, encode_reply, encode_update
+from fleet.control_service import ControlHandler, ControlRequest, ControlService, TelemetryStore
 from fleet.endpoint import LinkEndpoint, TokenBucket
 from fleet.errors import FleetError
 from fleet.link import Link, LinkEventKind, LinkTiming
@@ -50,7 +49,6 @@ from fleet.security import (
     zap_decide,
 )
 from fleet.validation import SERIAL_PATTERN
-from maps.errors import IgvError
 
 log = logging.getLogger("fleet.transport")
 
@@ -66,7 +64,6 @@ HARD_MAX_FRAME_BYTES = 8 << 20
 over the payload limit are dropped and counted by the codec instead."""
 ZMTP_HEARTBEAT_IVL_MS = 1000
 ZMTP_HEARTBEAT_TIMEOUT_MS = 3000
-MAX_TOPIC_LEN = 256
 
 
 @dataclass(frozen=True)
@@ -127,19 +124,6 @@ class VehicleEvent:
 class PollResult:
     inbound: list[Inbound] = field(default_factory=list)
     events: list[VehicleEvent] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class ControlRequest:
-    """A control API call passed to a registered handler."""
-
-    client: str
-    role: Role
-    op: str
-    args: dict[str, Any]
-
-
-ControlHandler = Callable[[ControlRequest], Any]
 
 
 @dataclass(frozen=True)
@@ -211,19 +195,15 @@ class CoreTransport:
         self._security = config.security
         self._links: dict[bytes, LinkEndpoint] = {}
         self._by_serial: dict[str, bytes] = {}
-        self._ops: dict[str, tuple[ControlHandler, Role]] = {
-            "ping": (self._op_ping, Role.VIEWER),
-            "snapshot": (self._op_snapshot, Role.VIEWER),
-            "links": (self._op_links, Role.VIEWER),
-        }
-        self._store: dict[str, tuple[int, bytes]] = {}
-        self._telemetry_seq = 0
         now = clock()
         self._next_housekeeping_s = now
         self._log_bucket = TokenBucket(0.5, 5, now)
         self._bad_identity = self._zap_allowed = self._zap_refused = 0
-        self._control_requests = self._control_denied = self._control_invalid = 0
-        self._telemetry_updates = self._tx_unroutable = self._tx_dropped = 0
+        self._tx_unroutable = self._tx_dropped = 0
+        self._control_service = ControlService(log, self._warn)
+        for op, handler in (("ping", self._op_ping), ("snapshot", self._op_snapshot), ("links", self._op_links)):
+            self._control_service.register(op, handler, Role.VIEWER)
+        self._telemetry_store = TelemetryStore()
         self._context = zmq.Context()
         self._sockets: list[zmq.Socket] = []
         try:
@@ -447,23 +427,11 @@ class CoreTransport:
         """Publish a telemetry update; ``payload`` None deletes ``topic``.
 
         ``seq`` must rise with every update (across topics); the latest update of each
-        topic is kept for snapshots.
+        topic is kept for snapshots (Clone pattern, see :mod:`fleet.control_protocol`).
+        Raises :class:`~fleet.errors.FleetError` on a bad seq, topic or payload.
         """
-        if seq <= self._telemetry_seq:
-            raise FleetError(f"telemetry seq {seq} must be above the last one, {self._telemetry_seq}")
-        if not 0 < len(topic) <= MAX_TOPIC_LEN:
-            raise FleetError(f"telemetry topic must have 1 to {MAX_TOPIC_LEN} characters, got {len(topic)}")
-        try:
-            frames = encode_update(topic, seq, payload)
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise FleetError(f"telemetry {topic}: payload cannot be encoded: {exc}") from None
+        frames = self._telemetry_store.update(topic, seq, payload)
         self._telemetry.send_multipart(frames, zmq.NOBLOCK)  # PUB drops, never blocks
-        if payload is None:
-            self._store.pop(topic, None)
-        else:
-            self._store[topic] = (seq, frames[2])
-        self._telemetry_seq = seq
-        self._telemetry_updates += 1
 
     # ------------------------------------------------------------------ control
 
@@ -473,9 +441,7 @@ class CoreTransport:
         The handler's return value (msgpack-able) is the reply's result; an
         :class:`~maps.errors.IgvError` it raises becomes the reply's error.
         """
-        if op in self._ops:
-            raise FleetError(f"control op {op!r} is already registered")
-        self._ops[op] = (handler, min_role)
+        self._control_service.register(op, handler, min_role)
 
     def _drain_control(self, result: PollResult) -> None:
         sock = self._control
@@ -495,33 +461,7 @@ class CoreTransport:
                 client, role = user, self._security.allow.role_of(user)
             else:
                 client, role = identity.hex(), Role.OPERATOR
-            self._reply(identity, self._serve(frames[1:], client, role))
-
-    def _serve(self, frames: list[bytes], client: str, role: Role | None) -> list[bytes]:
-        try:
-            call = decode_request(frames)
-        except ControlRejected as exc:
-            self._control_invalid += 1
-            self._warn("control client %s: bad request: %s", client, exc)
-            return encode_reply(exc.request_id or 0, error=f"bad request: {exc}")
-        self._control_requests += 1
-        entry = self._ops.get(call.op)
-        if entry is None:
-            return encode_reply(call.request_id, error=f"unknown op {call.op!r}")
-        handler, min_role = entry
-        if role is None or not role.allows(min_role):
-            self._control_denied += 1
-            shown = role.value if role else "unknown"
-            log.warning("control client %s (%s) may not %r: refused", client, shown, call.op)
-            return encode_reply(call.request_id, error=f"forbidden: {shown} keys may not {call.op!r}")
-        try:
-            value = handler(ControlRequest(client, role, call.op, call.args))
-            return encode_reply(call.request_id, result=value)
-        except IgvError as exc:
-            return encode_reply(call.request_id, error=str(exc))
-        except Exception:  # a handler bug must not take the core down; it is logged in full
-            log.exception("control op %r failed", call.op)
-            return encode_reply(call.request_id, error=f"internal error in {call.op!r}")
+            self._reply(identity, self._control_service.serve(frames[1:], client, role))
 
     def _reply(self, identity: bytes, frames: list[bytes]) -> None:
         try:
@@ -540,12 +480,7 @@ class CoreTransport:
         prefix = request.args.get("prefix", "")
         if not isinstance(prefix, str):
             raise FleetError("snapshot: prefix must be a string")
-        entries = [
-            [topic, seq, msgpack.unpackb(body, raw=False)]
-            for topic, (seq, body) in self._store.items()
-            if topic.startswith(prefix)
-        ]
-        return {"seq": self._telemetry_seq, "entries": entries}
+        return self._telemetry_store.snapshot(prefix)
 
     def _op_links(self, request: ControlRequest) -> dict[str, Any]:
         return {
@@ -616,10 +551,10 @@ class CoreTransport:
             bad_identity=self._bad_identity,
             zap_allowed=self._zap_allowed,
             zap_refused=self._zap_refused,
-            control_requests=self._control_requests,
-            control_denied=self._control_denied,
-            control_invalid=self._control_invalid,
-            telemetry_updates=self._telemetry_updates,
+            control_requests=self._control_service.requests,
+            control_denied=self._control_service.denied,
+            control_invalid=self._control_service.invalid,
+            telemetry_updates=self._telemetry_store.updates,
             tx_unroutable=self._tx_unroutable,
             tx_dropped=self._tx_dropped,
         )

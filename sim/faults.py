@@ -11,7 +11,8 @@ What each kind does to a :class:`~sim.vehicle.VirtualIGV`:
 
 ========================  ==================================================================
 ``stall``                 the drive fails: emergency braking, no motion; FATAL error
-                          ``driveStall`` while it lasts (the core takes its jobs away)
+                          ``driveStall`` while it lasts (the core takes its jobs away);
+                          afterwards the vehicle holds until told (``VehicleConfig``)
 ``slow``                  top speed times ``speed_factor``; WARNING ``reducedSpeed``
 ``comm_loss``             the radio is down: no messages either way (the firmware wrapper or
                           the lockstep harness checks :meth:`VirtualIGV.comm_lost`); the

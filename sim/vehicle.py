@@ -25,7 +25,8 @@ Behaviour (VDA 5050 2.1, ``docs/protocol.md`` and ``docs/simulator.md``):
   ``factsheetRequest`` (the wire client answers it), ``initPosition``.
 * Battery (:mod:`sim.battery`), faults (:mod:`sim.faults`), optional seeded GNSS noise
   on reported positions. Errors are VDA 5050 errors: WARNING for recoverable ones,
-  FATAL for ``driveStall`` and ``batteryEmpty``.
+  FATAL for ``driveStall`` and ``batteryEmpty``. After a FATAL fault the vehicle holds
+  (reported paused) until ``stopPause``, ``cancelOrder`` or a new order.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ ORDER_ERROR_TYPES = frozenset({"orderError", "orderUpdateError", "noRouteError",
 """Errors about orders and actions: cleared when the next order is accepted."""
 _SAFETY_OK = SafetyState(e_stop=EStop.NONE, field_violation=False)
 _SAFETY_ESTOP = SafetyState(e_stop=EStop.REMOTE, field_violation=False)
+_FATAL_FAULTS = frozenset({FaultKind.STALL, FaultKind.DEAD_BATTERY})
 KEPT_INSTANT_ACTIONS = 16
 """Finished instant actions kept in ``actionStates`` (the newest)."""
 
@@ -108,6 +110,10 @@ class VehicleConfig:
         How close to a station's point a vehicle must stand to be "at" it.
     max_loads : int
         Containers carried at once (one 40 ft or two 20 ft).
+    hold_after_fault : bool
+        After a FATAL fault (stall, dead battery) ends, stay put, reported as paused,
+        until ``stopPause``, ``cancelOrder`` or the order is done: the core has taken
+        the vehicle's work away meanwhile, so it must not drive on by itself.
     """
 
     serial: str
@@ -124,6 +130,7 @@ class VehicleConfig:
     resume_distance_m: float = 10.0
     station_tolerance_m: float = 2.0
     max_loads: int = 2
+    hold_after_fault: bool = True
 
     def __post_init__(self) -> None:
         if not self.serial or not self.map_id:
@@ -207,6 +214,7 @@ class VirtualIGV:
         self.charging = False
         self.paused = False
         self.estop = False
+        self.held_after_fault = False
         self.loads: list[Load] = []
         self.odometer_m = 0.0
         self.energy_kwh = 0.0
@@ -287,6 +295,7 @@ class VirtualIGV:
         return [e.max_speed if e.max_speed else top for e in edges]
 
     def _accept_new(self, order: Order, now_s: float) -> None:
+        self.held_after_fault = False
         self.order_id, self.order_update_id = order.order_id, order.order_update_id
         self._cancelled = False
         self._runs = {k: r for k, r in self._runs.items() if r.node is None and r.status in _OPEN}
@@ -343,6 +352,7 @@ class VirtualIGV:
             self._settle(now_s)
         elif kind == "stopPause":
             self.paused = False
+            self.held_after_fault = False
             if self._pause is not None and self._pause.status is _RUNNING:
                 self._pause.status = _FINISHED
             self._pause = None
@@ -530,7 +540,7 @@ class VirtualIGV:
     def _halt_mps2(self) -> float:
         if self.estop or self._effects.stalled or self.battery_pct <= 0.0:
             return self.config.motion.emergency_brake_mps2
-        if self.paused or self.charging:
+        if self.paused or self.charging or self.held_after_fault:
             return self.config.motion.brake_mps2
         return 0.0
 
@@ -556,6 +566,7 @@ class VirtualIGV:
         self._base_end, self._cancel_stop, self._cancel = 0, None, None
         self._queue, self._active = [], None
         self._cancelled = True
+        self.held_after_fault = False
         cancel.status = _FINISHED
         self._path_states = None
         self._action_states = None
@@ -631,6 +642,8 @@ class VirtualIGV:
         for fault, started in transitions:
             if fault.kind is FaultKind.DEAD_BATTERY and not started and fault.duration_s is not None:
                 self.battery_pct = fault.battery_after_pct
+            if not started and fault.kind in _FATAL_FAULTS and self.config.hold_after_fault and self.has_order_work:
+                self.held_after_fault = True
         self._effects = eff = self._faults.effects()
         stall, slow = ("driveStall", ""), ("reducedSpeed", "")
         if eff.stalled and stall not in self._errors:
@@ -734,7 +747,7 @@ class VirtualIGV:
                                        reach=reach_m(self.battery_pct, bool(self.loads), self.config.battery)),
             operating_mode=OperatingMode.AUTOMATIC, errors=tuple(self._errors.values()),
             safety_state=_SAFETY_ESTOP if self.estop else _SAFETY_OK,
-            paused=self.paused, new_base_request=new_base, distance_since_last_node=max(0.0, since_node),
+            paused=self.paused or self.held_after_fault, new_base_request=new_base, distance_since_last_node=max(0.0, since_node),
             agv_position=self._position(), velocity=Velocity(vx=m.v_mps, vy=0.0, omega=0.0), loads=tuple(self.loads),
         )
 

@@ -46,9 +46,6 @@ def register(m: "FleetManager") -> None:
     }
     for op, role in ops.items():
         m.transport.register_control(op, getattr(handlers, op), min_role=role)
-    replace_snapshot = getattr(m.transport, "replace_snapshot_handler", None)
-    if replace_snapshot is not None:
-        replace_snapshot(handlers.state)
 
 
 class Handlers:

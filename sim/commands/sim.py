@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         def send(event: dict[str, Any]) -> Any:
             op, call_args = split_event(event)
             try:
-                return control.request(op, call_args)
+                return control.request(op, call_args, timeout_ms=500)  # never stall the vehicles long
             except ControlError as exc:
                 logging.getLogger("sim.terminal").warning("%s", exc)
                 return False

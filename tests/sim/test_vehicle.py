@@ -321,7 +321,7 @@ def test_battery_drains_more_laden_and_reports_low_and_empty():
 # ---------------------------------------------------------------- faults
 
 
-def test_stall_stops_the_vehicle_with_a_fatal_error_and_it_recovers():
+def test_stall_stops_the_vehicle_with_a_fatal_error_then_it_holds_until_resumed():
     d = driver(faults=[Fault(kind=FaultKind.STALL, vehicle="igv-001", start_s=20.0, duration_s=30.0)])
     d.send(make_order(line(80)))
     d.run(25)
@@ -329,12 +329,37 @@ def test_stall_stops_the_vehicle_with_a_fatal_error_and_it_recovers():
     assert "driveStall" in error_types(state)
     assert next(e for e in state.errors if e.error_type == "driveStall").error_level is ErrorLevel.FATAL
     d.run(20)
+    assert max(-a for a in d.accelerations()) == pytest.approx(2.5)  # emergency braking
     x = d.vehicle.pose[0]
     assert d.vehicle.speed_mps == 0.0
+    d.run(30)
+    state = d.state()
+    assert "driveStall" not in error_types(state)
+    assert state.paused and d.vehicle.pose[0] == x  # the core took its work away: it does not drive on
+    d.send(instant("stopPause", "resume"))
     d.run(10)
-    assert "driveStall" not in error_types(d.state())
+    assert d.vehicle.pose[0] > x and not d.state().paused
+
+
+def test_after_a_fault_the_core_cancels_and_gives_a_new_order():
+    d = driver(faults=[Fault(kind=FaultKind.DEAD_BATTERY, vehicle="igv-001", start_s=10.0, duration_s=20.0)])
+    d.send(make_order(line(80)))
+    d.run(40)
+    assert d.state().paused and d.vehicle.has_order_work
+    d.send(instant("cancelOrder", "c1"))
+    state = d.state()
+    assert status_of(state, "c1") is ActionStatus.FINISHED and not state.paused and state.node_states == ()
+    x = d.vehicle.pose[0]
+    d.send(make_order([(x, 0.0), (x + 8.0, 0.0)], order_id="o2", names=[state.last_node_id, "z"]))
     d.run(10)
-    assert d.vehicle.pose[0] > x
+    assert d.vehicle.pose[0] == pytest.approx(x + 8.0)
+
+
+def test_without_hold_a_vehicle_drives_on_after_a_stall():
+    d = driver(hold_after_fault=False, faults=[Fault(kind=FaultKind.STALL, vehicle="igv-001", start_s=5.0, duration_s=5.0)])
+    d.send(make_order(line(40)))
+    d.run(30)
+    assert d.vehicle.pose[0] > 50.0 and not d.state().paused
 
 
 def test_slow_fault_caps_the_speed():
@@ -377,7 +402,7 @@ def test_dead_battery_is_fatal_and_a_swap_ends_it():
     assert d.vehicle.speed_mps == 0.0
     d.run(45)
     assert d.vehicle.battery_pct == pytest.approx(70.0, abs=0.1) and "batteryEmpty" not in error_types(d.state())
-    assert d.vehicle.speed_mps > 0.0
+    assert d.vehicle.speed_mps == 0.0 and d.state().paused  # holds after a FATAL fault
 
 
 # ---------------------------------------------------------------- reporting
