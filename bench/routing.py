@@ -94,7 +94,7 @@ def run(sizes, seeds, time_limit_s, laden_fraction, inserts, executed):
     # warm-up: compiled kernels load once, outside the measurements
     warm = Problem.random_stations(track_map, 5, np.random.default_rng(99))
     plan_routes(warm, PlanOptions(time_limit_s=60.0), graph=graph)
-    improve_s = min(0.1 * time_limit_s, 2.0)
+    improve_s = min(0.2 * time_limit_s, 2.0)  # as igv plan
     rows = []
     for n in sizes:
         runs = []

@@ -38,8 +38,12 @@ STATION_STYLE = {
 }
 
 
-def render_map(tm: TrackMap, out_path: str | Path, *, dpi: int = 150, title: str | None = None) -> Path:
-    """Draw ``tm`` to a PNG file and return its path."""
+def render_map(tm: TrackMap, out_path: str | Path, *, dpi: int = 150, title: str | None = None,
+               vehicles: dict[str, tuple[float, float, float]] | None = None) -> Path:
+    """Draw ``tm`` to a PNG file and return its path.
+
+    ``vehicles`` (id -> x, y, heading) adds each vehicle's footprint, to scale.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -110,6 +114,19 @@ def render_map(tm: TrackMap, out_path: str | Path, *, dpi: int = 150, title: str
     handles += [Patch(facecolor=ZONE_COLOURS.get(k, "#ddd"), edgecolor="#333", alpha=0.6, label=k.replace("_", " ")) for k in kinds_seen]
     handles += [Line2D([], [], color="#1f5fa8", label="one-way lane"), Line2D([], [], color="#a83232", label="two-way lane / bay")]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=True, title="Legend", title_fontsize=8)
+
+    if vehicles:
+        from matplotlib.patches import Polygon as PolygonPatch
+
+        half_l, half_w = tm.vehicle.length_m / 2.0, tm.vehicle.width_m / 2.0
+        for vid, (x, y, h) in sorted(vehicles.items()):
+            u = np.array([np.cos(h), np.sin(h)])
+            n = np.array([-u[1], u[0]])
+            c = np.array([x, y])
+            corners = [c + half_l * u + half_w * n, c + half_l * u - half_w * n, c - half_l * u - half_w * n, c - half_l * u + half_w * n]
+            ax.add_patch(PolygonPatch(corners, closed=True, fc="#ff7f0e", ec="#7a3b00", lw=0.5, zorder=7))
+        handles.append(Patch(facecolor="#ff7f0e", edgecolor="#7a3b00", label=f"IGV ({len(vehicles)})"))
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=True, title="Legend", title_fontsize=8)
 
     bar_m = float(10 ** np.floor(np.log10(span / 5.0)))
     if span / bar_m > 25:

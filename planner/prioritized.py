@@ -150,15 +150,13 @@ def make_session(
     graph: RoutingGraph,
     problem: Problem,
     max_expansions: int = 200_000,
-    start_times_s: np.ndarray | None = None,
     committed: tuple[tuple[int, np.ndarray, np.ndarray, np.ndarray], ...] = (),
 ) -> RoutingSession:
     """Heuristics, lower bounds and a table holding parked vehicles and ``committed``
     reservations ``(vehicle, cells, start_s, end_s)`` for ``problem``."""
     graph.prefetch([(leg.goal_cell, leg.max_speed_mps) for v in problem.vehicles for leg in v.legs])
     heuristics = [graph.leg_heuristics(v) for v in problem.vehicles]
-    t0 = problem.start_time_s
-    starts = np.full(problem.n_vehicles, t0) if start_times_s is None else np.asarray(start_times_s, dtype=np.float64)
+    starts = problem.start_times()
     lbs = np.array([max(v.ready_s - s, 0.0) + float(h[0, v.start_cell]) for v, h, s in zip(problem.vehicles, heuristics, starts)])
     # owners: vehicles, parked, start holds, commitments
     table = ReservationTable(problem.track_map, 3 * problem.n_vehicles + len(problem.parked))
@@ -329,3 +327,33 @@ def plan_prioritized(
             new_order = head + [v for v in new_order if v not in set(head)]
             delays = {}
         order = new_order
+
+
+def best_of_orders(
+    session: RoutingSession,
+    paths: list[VehiclePath],
+    rng: np.random.Generator,
+    deadline_s: float,
+    now: Callable[[], float] = time.perf_counter,
+    noise: float = 0.5,
+) -> list[VehiclePath]:
+    """Anytime improvement: plan perturbed heuristic orders until the deadline and keep
+    the complete plan with the least total travel time (``paths`` if none beats it).
+
+    Leaves ``session.table`` holding the returned paths.
+    """
+    begin = session.start_times_s
+    best = list(paths)
+    best_cost = float(sum(p.end_s - b for p, b in zip(best, begin)))
+    while now() < deadline_s:
+        attempt = run_order(session, priority_order(session, noise=noise, rng=rng), deadline_s, now)
+        if attempt.failed >= 0:
+            continue
+        cost = float(sum(p.end_s - b for p, b in zip(attempt.paths, begin)))
+        if cost < best_cost:
+            best, best_cost = list(attempt.paths), cost
+    session.reset()
+    for i, p in enumerate(best):
+        reserve_path(session.table, i, p)
+    return best
+

@@ -77,8 +77,9 @@ def replan(
         included). A vehicle's ``start_cell`` is where it is now: the first cell of its
         prefix. ``start_time_s`` is the replanning time, in plan time.
     prefixes : mapping of vehicle id to VehiclePath
-        Committed prefixes (:func:`committed_prefix`); vehicles without one stand on
-        their start from ``problem.start_time_s``.
+        Committed prefixes (:func:`committed_prefix`): the steps the dependency graph
+        has released (:func:`planner.dependencies.releasable`), or fewer. Vehicles
+        without one stand on their start from ``problem.start_time_s``.
     options : PlanOptions
         Budget and layers, as for :func:`planner.routing.plan_routes`.
 
@@ -106,9 +107,9 @@ def replan(
         starts[i] = max(float(prefix.arrive_s[-1]), t_now)
         tasks.append(replace(task, start_cell=int(prefix.cells[-1])))
         committed.append((i, *_committed_occupancy(prefix, t_now, float(starts[i]))))
-    inner = Problem(problem.track_map, tuple(tasks), problem.parked, t_now)
+    inner = Problem(problem.track_map, tuple(tasks), problem.parked, t_now, tuple(starts.tolist()))
     graph = graph if graph is not None else RoutingGraph(problem.track_map)
-    session = make_session(graph, inner, options.max_expansions, starts, tuple(committed))
+    session = make_session(graph, inner, options.max_expansions, tuple(committed))
     result = solve(session, options, started, now)
     merged = {vid: tail if vid not in prefixes else _join(prefixes[vid], tail) for vid, tail in result.paths.items()}
     return replace(result, paths=merged)

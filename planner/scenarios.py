@@ -9,6 +9,10 @@ at least 40 m apart do not overlap.
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from maps.builder import MapBuilder
 from maps.trackmap import TrackMap
 
@@ -17,7 +21,9 @@ def corridor_map(siding: bool = True, length_m: float = 160.0) -> TrackMap:
     """A two-way single-lane corridor ``W`` - ``E``, optionally with a dead-end siding.
 
     Stations: ``W`` and ``E`` at the ends, ``MID`` in the middle of the corridor, and
-    ``SIDING`` at the tip of a 40 m two-way spur leaving the middle (if ``siding``).
+    ``SIDING`` at the tip of a two-way spur leaving the middle (if ``siding``): a
+    quarter circle of 15 m radius turning north out of the eastbound direction, then
+    25 m straight, as the bays of :mod:`maps.roadnet`.
     """
     b = MapBuilder(name="corridor" if siding else "corridor-no-siding")
     half = length_m / 2.0
@@ -30,8 +36,10 @@ def corridor_map(siding: bool = True, length_m: float = 160.0) -> TrackMap:
     b.station("E", "parking", "e")
     b.station("MID", "parking", "m")
     if siding:
-        b.node("s", half, 40.0)
-        b.lane("ms", "m", "s", speed_limit_mps=2.0, two_way=True)
+        radius = 15.0
+        arc = [(half + radius * math.sin(a), radius - radius * math.cos(a)) for a in np.linspace(0.0, math.pi / 2, 9)[1:-1]]
+        b.node("s", half + radius, radius + 25.0)
+        b.lane("ms", "m", "s", speed_limit_mps=2.0, two_way=True, via=[*arc, (half + radius, radius)])
         b.station("SIDING", "parking", "s")
     return b.build()
 

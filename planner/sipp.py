@@ -58,9 +58,6 @@ class RoutingGraph:
         self._cache: OrderedDict[tuple[int, float], np.ndarray] = OrderedDict()
         self._cache_size = cache_size
 
-    def move_duration_s(self, edge: int, speed_mps: float) -> float:
-        return float(self.adj_length_m[edge] / min(self.adj_limit_mps[edge], speed_mps))
-
     def _reverse_graph(self, speed_mps: float) -> csr_matrix:
         graph = self._reverse.get(speed_mps)
         if graph is None:
@@ -87,6 +84,8 @@ class RoutingGraph:
             self._cache.popitem(last=False)
         return dist
 
+    # PERF: one multi-source Dijkstra call per speed fills the heuristics of a whole
+    # problem; per-goal calls cost scipy's set-up each time (bench/routing.py plan times).
     def prefetch(self, goals: list[tuple[int, float]]) -> None:
         """Fill the cache for many (goal cell, speed) pairs with one Dijkstra call per speed."""
         by_speed: dict[float, list[int]] = {}
@@ -133,7 +132,7 @@ class SippOutcome:
 
 
 @njit(cache=True)
-def _grow_f(a, n):
+def _grow(a, n):
     b = np.empty(n, dtype=a.dtype)
     b[: a.shape[0]] = a
     return b
@@ -142,9 +141,9 @@ def _grow_f(a, n):
 @njit(cache=True)
 def _heap_push(hf, ht, hi, size, f, t, idx):
     if size >= hf.shape[0]:
-        hf = _grow_f(hf, 2 * hf.shape[0])
-        ht = _grow_f(ht, 2 * ht.shape[0])
-        hi = _grow_f(hi, 2 * hi.shape[0])
+        hf = _grow(hf, 2 * hf.shape[0])
+        ht = _grow(ht, 2 * ht.shape[0])
+        hi = _grow(hi, 2 * hi.shape[0])
     k = size
     hf[k] = f
     ht[k] = t
@@ -187,6 +186,10 @@ def _heap_pop(hf, ht, hi, size):
     return top, topf, size
 
 
+# PERF: the whole search is one Numba call over flat arrays: states live in growable
+# parallel arrays with a per-(leg, cell) chain instead of a dict, the open list is an
+# array heap, and safe intervals are computed from the reservation row when a cell is
+# reached instead of being stored; bench/routing.py measures it (insertion p50/p99).
 @njit(cache=True)
 def sipp_kernel(
     adj_indptr, adj_to, adj_len, adj_lim,
@@ -275,16 +278,16 @@ def sipp_kernel(
                         if s < 0:
                             if n_states >= st_cell.shape[0]:
                                 cap = 2 * st_cell.shape[0]
-                                st_cell = _grow_f(st_cell, cap)
-                                st_leg = _grow_f(st_leg, cap)
-                                st_lo = _grow_f(st_lo, cap)
-                                st_hi = _grow_f(st_hi, cap)
-                                st_t = _grow_f(st_t, cap)
-                                st_arr = _grow_f(st_arr, cap)
-                                st_dep = _grow_f(st_dep, cap)
-                                st_parent = _grow_f(st_parent, cap)
-                                st_next = _grow_f(st_next, cap)
-                                st_closed = _grow_f(st_closed, cap)
+                                st_cell = _grow(st_cell, cap)
+                                st_leg = _grow(st_leg, cap)
+                                st_lo = _grow(st_lo, cap)
+                                st_hi = _grow(st_hi, cap)
+                                st_t = _grow(st_t, cap)
+                                st_arr = _grow(st_arr, cap)
+                                st_dep = _grow(st_dep, cap)
+                                st_parent = _grow(st_parent, cap)
+                                st_next = _grow(st_next, cap)
+                                st_closed = _grow(st_closed, cap)
                             s = n_states
                             n_states += 1
                             st_cell[s] = a
@@ -330,16 +333,16 @@ def sipp_kernel(
                 if s < 0:
                     if n_states >= st_cell.shape[0]:
                         cap = 2 * st_cell.shape[0]
-                        st_cell = _grow_f(st_cell, cap)
-                        st_leg = _grow_f(st_leg, cap)
-                        st_lo = _grow_f(st_lo, cap)
-                        st_hi = _grow_f(st_hi, cap)
-                        st_t = _grow_f(st_t, cap)
-                        st_arr = _grow_f(st_arr, cap)
-                        st_dep = _grow_f(st_dep, cap)
-                        st_parent = _grow_f(st_parent, cap)
-                        st_next = _grow_f(st_next, cap)
-                        st_closed = _grow_f(st_closed, cap)
+                        st_cell = _grow(st_cell, cap)
+                        st_leg = _grow(st_leg, cap)
+                        st_lo = _grow(st_lo, cap)
+                        st_hi = _grow(st_hi, cap)
+                        st_t = _grow(st_t, cap)
+                        st_arr = _grow(st_arr, cap)
+                        st_dep = _grow(st_dep, cap)
+                        st_parent = _grow(st_parent, cap)
+                        st_next = _grow(st_next, cap)
+                        st_closed = _grow(st_closed, cap)
                     s = n_states
                     n_states += 1
                     st_cell[s] = b

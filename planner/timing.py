@@ -130,6 +130,8 @@ def _max_accel(v, s, dt, u, target_s, brake):
     return (-qb + math.sqrt(disc)) / (2.0 * qa)
 
 
+# PERF: the fixed-step execution of every vehicle runs in one Numba call; releases look
+# at each vehicle's next step only, so a step costs O(vehicles) (bench/routing.py exec q).
 @njit(cache=True)
 def _simulate(eoff, node_s, cap, forced, hold, offset, dep_indptr, dep_vehicle, dep_step,
               t0, dt, every, accel, brake, max_steps):
@@ -299,7 +301,8 @@ class Schedule:
     node_s: tuple[np.ndarray, ...]
 
 
-def _vehicle_arrays(tm: TrackMap, task: VehicleTask, path: VehiclePath, t0: float):
+def _vehicle_arrays(geometry: EdgeGeometry, task: VehicleTask, path: VehiclePath, t0: float):
+    tm = geometry.track_map
     n = int(path.cells.shape[0])
     edges = np.array([edge_index(tm, int(path.cells[k]), int(path.cells[k + 1])) for k in range(n - 1)], dtype=np.int64)
     node_s = np.concatenate([[0.0], np.cumsum(tm.cell_adj_length_m[edges])]) if n > 1 else np.zeros(1)
@@ -316,9 +319,18 @@ def _vehicle_arrays(tm: TrackMap, task: VehicleTask, path: VehiclePath, t0: floa
         if int(path.leg[k]) != previous:
             forced[k] = True
             hold[k] += sum(task.legs[j].dwell_s for j in range(previous, int(path.leg[k])))
-        if 0 < k < n - 1 and path.cells[k - 1] == path.cells[k + 1]:
-            forced[k] = True  # reversal
+        if 0 < k < n - 1 and _reverses(geometry, int(edges[k - 1]), int(edges[k])):
+            forced[k] = True
     return edges, node_s, cap, forced, hold
+
+
+def _reverses(geometry: EdgeGeometry, edge_in: int, edge_out: int) -> bool:
+    """Does the motion turn back (more than 90 degrees) from one move to the next?"""
+    p_in, _ = geometry.move(edge_in)
+    p_out, _ = geometry.move(edge_out)
+    d_in = p_in[-1] - p_in[-2]
+    d_out = p_out[1] - p_out[0]
+    return float(np.dot(d_in, d_out)) < 0.0
 
 
 def schedule_plan(
@@ -328,6 +340,7 @@ def schedule_plan(
     graph: DependencyGraph,
     kinematics: Kinematics = Kinematics(),
     max_duration_s: float = 86_400.0,
+    geometry: EdgeGeometry | None = None,
 ) -> Schedule:
     """Execute ``paths`` (in problem order) through ``graph`` with kinematic limits.
 
@@ -340,7 +353,8 @@ def schedule_plan(
     every = int(round(kinematics.sample_dt_s / kinematics.step_s))
     if every < 1 or abs(every * kinematics.step_s - kinematics.sample_dt_s) > 1e-9:
         raise ValueError("sample_dt_s must be a whole multiple of step_s")
-    parts = [_vehicle_arrays(track_map, task, p, t0) for task, p in zip(problem.vehicles, paths)]
+    geometry = geometry if geometry is not None else EdgeGeometry(track_map)
+    parts = [_vehicle_arrays(geometry, task, p, t0) for task, p in zip(problem.vehicles, paths)]
     eoff = np.zeros(len(paths) + 1, dtype=np.int64)
     np.cumsum([p.cells.shape[0] for p in paths], out=eoff[1:])
     cat = (lambda i, dtype: np.concatenate([part[i] for part in parts]).astype(dtype) if parts else np.zeros(0, dtype))
@@ -405,6 +419,6 @@ def plan_trajectories(
     geometry: EdgeGeometry | None = None,
 ) -> tuple[list[np.ndarray], Schedule]:
     """Trajectories of every vehicle (problem order) on one common time grid."""
-    schedule = schedule_plan(track_map, problem, paths, graph, kinematics)
     geometry = geometry if geometry is not None else EdgeGeometry(track_map)
+    schedule = schedule_plan(track_map, problem, paths, graph, kinematics, geometry=geometry)
     return [vehicle_trajectory(geometry, p, schedule, v) for v, p in enumerate(paths)], schedule

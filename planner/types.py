@@ -98,16 +98,22 @@ class Problem:
 
     Use :meth:`from_stations` to build one from station ids; the constructor checks cell
     ranges, unique ids, distinct and non-overlapping starts.
+
+    ``vehicle_start_times_s`` (replanning) gives each vehicle its own start time, no
+    earlier than ``start_time_s``: it stands on its start from then on. Starts at
+    different times may overlap, so the overlap check is left to the caller.
     """
 
     track_map: TrackMap
     vehicles: tuple[VehicleTask, ...]
     parked: tuple[ParkedVehicle, ...] = ()
     start_time_s: float = 0.0
+    vehicle_start_times_s: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "vehicles", tuple(self.vehicles))
         object.__setattr__(self, "parked", tuple(self.parked))
+        object.__setattr__(self, "vehicle_start_times_s", tuple(float(t) for t in self.vehicle_start_times_s))
         tm = self.track_map
         seen: set[str] = set()
         for v in (*self.vehicles, *self.parked):
@@ -128,6 +134,12 @@ class Problem:
         for p in self.parked:
             if not 0 <= p.cell < tm.n_cells:
                 raise ProblemError(f"parked vehicle {p.id!r}: cell {p.cell} is not a cell of map {tm.name!r}")
+        if self.vehicle_start_times_s:
+            if len(self.vehicle_start_times_s) != len(self.vehicles):
+                raise ProblemError(f"{len(self.vehicles)} vehicles but {len(self.vehicle_start_times_s)} start times")
+            if min(self.vehicle_start_times_s) < self.start_time_s:
+                raise ProblemError(f"a vehicle start time is before the problem's start time {self.start_time_s} s")
+            return
         standing = [(v.id, v.start_cell) for v in self.vehicles] + [(p.id, p.cell) for p in self.parked]
         by_cell: dict[int, str] = {}
         for vid, cell in standing:
@@ -147,6 +159,12 @@ class Problem:
     @property
     def vehicle_ids(self) -> tuple[str, ...]:
         return tuple(v.id for v in self.vehicles)
+
+    def start_times(self) -> np.ndarray:
+        """Each vehicle's start time (``start_time_s`` unless given per vehicle)."""
+        if self.vehicle_start_times_s:
+            return np.array(self.vehicle_start_times_s, dtype=np.float64)
+        return np.full(len(self.vehicles), float(self.start_time_s))
 
     @classmethod
     def from_stations(
@@ -244,7 +262,7 @@ class Problem:
                 continue
             taken.add(cell)
             usable.append(s.id)
-        if n_vehicles > len(usable) or (n_vehicles == len(usable) and n_vehicles == 1):
+        if n_vehicles > len(usable) or len(usable) < 2:
             raise ProblemError(f"{n_vehicles} vehicles need distinct stations; map {track_map.name!r} has {len(usable)} usable")
         starts = rng.permutation(len(usable))[:n_vehicles]
         goals = rng.permutation(len(usable))[:n_vehicles]
@@ -341,7 +359,8 @@ class PlanOptions:
         Largest share of ``time_limit_s`` for prioritized planning's restarts before the
         repair layers take over.
     improve_time_s : float
-        Time for large neighbourhood search to shorten a found plan (0 disables it).
+        Time to shorten a found plan (0 disables it): other priority orders, then large
+        neighbourhood search.
     """
 
     time_limit_s: float = 10.0
@@ -350,7 +369,7 @@ class PlanOptions:
     use_pbs: bool = True
     partial: bool = True
     pp_share: float = 0.3
-    improve_time_s: float = 1.0
+    improve_time_s: float = 2.0
 
     def __post_init__(self) -> None:
         if not (self.time_limit_s > 0 and math.isfinite(self.time_limit_s)):

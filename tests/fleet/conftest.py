@@ -95,7 +95,7 @@ class Harness:
             if time.monotonic() >= end:
                 return
 
-    def run_until(self, predicate: Callable[[], bool], timeout_s: float = 3.0) -> None:
+    def run_until(self, predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
         """Pump until ``predicate()`` holds; fail the test after ``timeout_s``."""
         end = time.monotonic() + timeout_s
         while not predicate():

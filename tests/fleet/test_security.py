@@ -30,7 +30,7 @@ from fleet.security import (
     write_key_pair,
     zap_decide,
 )
-from fleet.transport import ControlRequest
+from fleet.control_service import ControlRequest
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def test_allow_listed_vehicle_talks_unknown_key_is_refused_and_logged(
     with caplog.at_level(logging.WARNING, logger="fleet.transport"):
         good.connect()
         stranger.connect()
-        secure_harness.run_until(lambda: good.connection_state is ConnectionState.ONLINE)
+        secure_harness.run_until(lambda: good.connection_state is ConnectionState.ONLINE, timeout_s=10)
         good.send_state(examples.state())
         secure_harness.run_until(lambda: secure_harness.inbound_of("igv-001", type(examples.state())))
         secure_harness.pump(0.5)

@@ -14,7 +14,8 @@ from fleet.control_client import ControlClient, ControlError, TelemetryMirror
 from fleet.errors import FleetError, SecurityError
 from fleet.link import CONNECTION_BROKEN_AFTER_S, LinkEventKind
 from fleet.messages import Connection, ConnectionState, InstantActions, Order, State
-from fleet.transport import CoreTransport, ControlRequest, TransportConfig
+from fleet.control_service import ControlRequest
+from fleet.transport import CoreTransport, TransportConfig
 from fleet.vehicle_client import ClientGroup
 
 LOOPBACK = "tcp://127.0.0.1:*"
@@ -99,7 +100,7 @@ def test_vehicle_disappears_goes_broken_in_time_and_resumes(harness: Harness) ->
     silence_s = seen_s - harness.core.stats().links["igv-001"].last_heard_s
     # Detected at the documented time, give or take the housekeeping interval (10 ms) and
     # the scheduling of a busy test machine.
-    assert CONNECTION_BROKEN_AFTER_S <= silence_s <= CONNECTION_BROKEN_AFTER_S + 0.3
+    assert CONNECTION_BROKEN_AFTER_S <= silence_s <= CONNECTION_BROKEN_AFTER_S + 0.5
     rseq = harness.core.send_order("igv-001", order(7))  # while broken: kept for later
     harness.pump(0.3)
     assert harness.received["igv-001"] == []
@@ -122,11 +123,12 @@ def test_restarted_vehicle_gets_the_pending_order_once(harness_factory: Callable
     harness.run_until(lambda: harness.events_of("igv-001", LinkEventKind.CONNECTIONBROKEN))
     harness.core.send_order("igv-001", order(1, update=1))  # not acknowledged by anyone yet
     harness.received["igv-001"] = []
+    before = len(harness.events_of("igv-001", LinkEventKind.ONLINE))
     connected(harness, "igv-001", timing=fast_timing, current_order=("job-1", 0))  # new session
     harness.run_until(lambda: harness.received["igv-001"])
     harness.pump(0.3)
     assert [(m.order_id, m.order_update_id) for m in harness.received["igv-001"]] == [("job-1", 1)]
-    assert harness.events_of("igv-001", LinkEventKind.ONLINE)[-1].new_session is True
+    assert harness.events_of("igv-001", LinkEventKind.ONLINE)[before].new_session is True
 
 
 def test_orderly_offline_gives_up_pending_messages(harness_factory: Callable[..., Harness], fast_timing: Any) -> None:
@@ -187,7 +189,7 @@ def test_many_vehicles_in_one_group(harness: Harness) -> None:
     harness.clients.clear()  # served by the group below
     for client in group.clients:
         client.connect()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 15
     received: dict[str, list] = {}
     while time.monotonic() < deadline and len(received) < 20:
         result = harness.core.poll(1)

@@ -13,7 +13,16 @@ from planner.scenarios import corridor_map, crossing_map
 from planner.types import PlanOptions, Problem
 
 
-def execute(tm, paths, graph, rng, *, honour_graph=True, slow_max=4.0, stop_probability=0.15, stop_max_s=60.0):
+def conflict_matrix(tm, paths):
+    """Cells used by ``paths`` (index map) and which of them conflict, as a dense matrix."""
+    used = np.unique(np.concatenate([p.cells for p in paths]))
+    clash = np.zeros((used.shape[0], used.shape[0]), dtype=bool)
+    for k, c in enumerate(used):
+        clash[k] = np.isin(used, tm.cell_conflicts(int(c)))
+    return {int(c): k for k, c in enumerate(used)}, clash
+
+
+def execute(paths, graph, cells, rng, *, honour_graph=True, slow_max=4.0, stop_probability=0.15, stop_max_s=60.0):
     """Event-driven execution with random slow-downs and stops.
 
     Each move is two halves; at the midpoint the vehicle enters the next cell's stretch
@@ -21,9 +30,7 @@ def execute(tm, paths, graph, rng, *, honour_graph=True, slow_max=4.0, stop_prob
     Returns ``(conflicts, deadlocked)``: pairs of vehicles found in conflicting stretches,
     and whether execution stopped with steps left and nobody able to move.
     """
-    used = np.unique(np.concatenate([p.cells for p in paths]))
-    local = {int(c): k for k, c in enumerate(used)}
-    clash = np.array([[tm.cells_conflict(int(a), int(b)) for b in used] for a in used])
+    local, clash = cells
     n = len(paths)
     holding = np.array([local[int(p.cells[0])] for p in paths])
     done = np.zeros(n, dtype=np.int64)  # steps done: stretch entries
@@ -63,11 +70,12 @@ def execute(tm, paths, graph, rng, *, honour_graph=True, slow_max=4.0, stop_prob
             others = np.flatnonzero(clash[holding[v], holding] & (np.arange(n) != v))
             conflicts.extend((t, v, int(w)) for w in others)
             release()
+            for w in np.flatnonzero(~moving & (released > at_node)):
+                try_start(int(w), t)
         else:
             at_node[v] += 1
             moving[v] = False
-        for w in range(n):
-            try_start(w, t)
+            try_start(v, t)
     deadlocked = any(at_node[v] < paths[v].n_steps for v in range(n))
     return conflicts, deadlocked
 
@@ -76,13 +84,13 @@ def _plan(tm, problem):
     result = plan_routes(problem, PlanOptions(time_limit_s=10.0, improve_time_s=0.0))
     assert result.solved, result.reason
     paths = [result.paths[v] for v in problem.vehicle_ids]
-    return paths, plan_dependency_graph(tm, problem.vehicle_ids, result.paths)
+    return paths, plan_dependency_graph(tm, problem.vehicle_ids, result.paths), conflict_matrix(tm, paths)
 
 
 def _plans(default_map):
     plans = []
     for seed in range(8):
-        problem = Problem.random_stations(default_map, 12, np.random.default_rng(seed), laden_fraction=0.5)
+        problem = Problem.random_stations(default_map, 8, np.random.default_rng(seed), laden_fraction=0.5)
         plans.append((default_map, *_plan(default_map, problem)))
     corridor = corridor_map()
     plans.append((corridor, *_plan(corridor, Problem.from_stations(corridor, ["W", "E"], ["E", "W"]))))
@@ -95,9 +103,9 @@ def test_two_hundred_delayed_executions_have_no_conflict_and_no_deadlock(default
     plans = _plans(default_map)
     rng = np.random.default_rng(2024)
     runs = 0
-    for tm, paths, graph in plans:
+    for tm, paths, graph, cells in plans:
         for _ in range(20):
-            conflicts, deadlocked = execute(tm, paths, graph, rng)
+            conflicts, deadlocked = execute(paths, graph, cells, rng)
             assert not conflicts, f"conflict on {tm.name}: {conflicts[:3]}"
             assert not deadlocked, f"deadlock on {tm.name}"
             runs += 1
@@ -107,14 +115,14 @@ def test_two_hundred_delayed_executions_have_no_conflict_and_no_deadlock(default
 def test_without_the_graph_the_same_delays_do_collide(default_map):
     # the control: the delay model is harsh enough to break a plan executed by the clock
     problem = Problem.random_stations(default_map, 12, np.random.default_rng(0))
-    tm, (paths, graph) = default_map, _plan(default_map, problem)
+    paths, graph, cells = _plan(default_map, problem)
     rng = np.random.default_rng(7)
-    assert any(execute(tm, paths, graph, rng, honour_graph=False)[0] for _ in range(10))
+    assert any(execute(paths, graph, cells, rng, honour_graph=False)[0] for _ in range(10))
 
 
 def test_dependencies_point_from_earlier_to_later_plan_times(default_map):
     problem = Problem.random_stations(default_map, 20, np.random.default_rng(3))
-    paths, graph = _plan(default_map, problem)
+    paths, graph, _ = _plan(default_map, problem)
     assert graph.n_dependencies > 0
     for v, p in enumerate(paths):
         entry = p.stretch_entry_s()
@@ -127,7 +135,7 @@ def test_dependencies_point_from_earlier_to_later_plan_times(default_map):
 def test_release_is_monotone_and_waits_for_the_crossing_vehicle():
     tm = crossing_map()
     problem = Problem.from_stations(tm, ["WEST", "SOUTH"], ["EAST", "NORTH"], vehicle_ids=["a", "b"])
-    paths, graph = _plan(tm, problem)
+    paths, graph, _ = _plan(tm, problem)
     first = 0 if paths[0].end_s - paths[0].start_s <= paths[1].end_s - paths[1].start_s else 1
     second = 1 - first
     nothing_done = releasable(graph, np.zeros(2, dtype=np.int64))
@@ -142,7 +150,7 @@ def test_release_is_monotone_and_waits_for_the_crossing_vehicle():
 
 def test_standing_vehicles_have_no_steps_but_order_others():
     tm = corridor_map()
-    problem = Problem.from_stations(tm, ["W", "MID"], ["E", "MID"], vehicle_ids=["mover", "stay"])
+    problem = Problem.from_stations(tm, ["W", "SIDING"], ["E", "SIDING"], vehicle_ids=["mover", "stay"])
     result = plan_routes(problem, PlanOptions(improve_time_s=0.0))
     graph = build_dependency_graph(tm, problem.vehicle_ids, [result.paths["mover"], result.paths["stay"]])
     assert graph.n_steps.tolist()[1] == 0
@@ -151,6 +159,6 @@ def test_standing_vehicles_have_no_steps_but_order_others():
 def test_release_rejects_wrong_shapes(default_map):
     tm = crossing_map()
     problem = Problem.from_stations(tm, ["WEST"], ["EAST"])
-    paths, graph = _plan(tm, problem)
+    paths, graph, _ = _plan(tm, problem)
     with pytest.raises(ValueError):
         releasable(graph, np.zeros(3, dtype=np.int64))

@@ -67,11 +67,11 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path):
                for cid, (d, st) in containers.items()]
     pending += [("customs_declaration", {"container": cid, "status": "released", "event_id": f"d-{cid}"})
                 for cid, (d, _) in containers.items() if d == "export"]
-    kill_times = sorted(rng.uniform(1.0, 40.0, KILLS))
+    kill_times = sorted(rng.uniform(1.0, 90.0, KILLS))
     started = time.monotonic()
     kills = 0
     try:
-        deadline = started + 400.0
+        deadline = started + 600.0
         while time.monotonic() < deadline:
             now = time.monotonic() - started
             if kills < KILLS and now >= kill_times[kills]:
