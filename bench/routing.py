@@ -82,7 +82,7 @@ def _executed_ratio(track_map, graph, problem, result, geometry):
 
 def run(sizes, seeds, time_limit_s, laden_fraction, inserts, executed):
     from maps import load_track_map
-    from planner.routing import plan_routes
+    from planner.routing import plan_routes, warm_up
     from planner.sipp import RoutingGraph
     from planner.timing import EdgeGeometry
     from planner.types import PlanOptions, PlanStatus, Problem
@@ -91,9 +91,7 @@ def run(sizes, seeds, time_limit_s, laden_fraction, inserts, executed):
     track_map = load_track_map("bac_luan_2")
     graph = RoutingGraph(track_map)
     geometry = EdgeGeometry(track_map)
-    # warm-up: compiled kernels load once, outside the measurements
-    warm = Problem.random_stations(track_map, 5, np.random.default_rng(99))
-    plan_routes(warm, PlanOptions(time_limit_s=60.0), graph=graph)
+    warm_up()  # compiled kernels load once, outside the measurements
     improve_s = min(0.2 * time_limit_s, 2.0)  # as igv plan
     rows = []
     for n in sizes:

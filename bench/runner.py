@@ -151,7 +151,7 @@ class Run:
             scenario=self.scenario.name, seed=self.scenario.seed, map=self.map.name,
             vehicles=tuple(v.serial for v in self.vehicles), sim_duration_s=now, wall_s=wall_s,
             vehicle_length_m=self.map.vehicle.length_m, vehicle_width_m=self.map.vehicle.width_m,
-            trajectories={k: _body_headings(np.asarray(v, dtype=np.float64).reshape(-1, 4)) for k, v in self.rows.items()},
+            trajectories={k: body_headings(np.asarray(v, dtype=np.float64).reshape(-1, 4)) for k, v in self.rows.items()},
             states=np.asarray(self.states, dtype=np.float64).reshape(-1, 1 + len(STATE_NAMES)),
             waits=tuple(self.waits),
             crossings=tuple(sorted([(t, "northbound") for t in core.kpi_log["crossed_north"]] + [(t, "southbound") for t in core.kpi_log["crossed_south"]])),
@@ -172,7 +172,7 @@ class Run:
         self.transport.close()
 
 
-def _body_headings(rows: np.ndarray) -> np.ndarray:
+def body_headings(rows: np.ndarray) -> np.ndarray:
     """Headings of the body, not of travel: a bidirectional IGV reversing out of a bay does
     not turn round, and its footprint turned by pi is the same footprint. Keeping headings
     continuous modulo pi stops linear interpolation between rows from swinging a reversing

@@ -11,6 +11,7 @@ import time
 import numpy as np
 import zmq
 
+from bench.runner import body_headings
 from fleet.core.config import CoreConfig
 from fleet.core.control import Handlers
 from fleet.core.manager import FleetManager
@@ -89,12 +90,7 @@ class LockstepFleet:
                 before, after = cells[v.serial]
                 for tt, c in ((t - self.dt_s / 2, before), (t, after)):
                     rows.append([tt, *self.map.cell_xy[c], self.map.cell_heading_rad[c]])
-            traj = np.asarray(rows, dtype=np.float64)
-            # A footprint turned by pi is the same footprint: keep headings continuous modulo pi
-            # so that interpolation never swings a vehicle sideways between two samples.
-            for k in range(1, traj.shape[0]):
-                traj[k, 3] -= np.pi * np.round((traj[k, 3] - traj[k - 1, 3]) / np.pi)
-            out.append(traj)
+            out.append(body_headings(np.asarray(rows, dtype=np.float64)))
         return out
 
     def close(self) -> None:

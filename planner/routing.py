@@ -109,7 +109,7 @@ def _partial(
     session: RoutingSession, best: Attempt, deadline_s: float, now: Callable[[], float],
 ) -> tuple[list[VehiclePath | None], frozenset[int]] | None:
     """Route everyone who can be routed while the failures stand still on their starts."""
-    standing = {i for i, p in enumerate(best.paths) if p is None}
+    standing = {best.failed} if best.failed >= 0 else set()
     order = [i for i in best.order if i not in standing]
     while now() < deadline_s:
         attempt = run_order(session, order, deadline_s, now, frozenset(standing))
@@ -197,4 +197,25 @@ def solve(session: RoutingSession, options: PlanOptions, started: float, now: Ca
         paths, lns = improve(session, paths, rng, improve_deadline, now)
         stats.update(lns_iterations=lns.iterations, lns_accepted=lns.accepted, initial_cost_s=initial)
     return _result(session, PlanStatus.SOLVED, list(paths), started, now, stats=stats)
+
+
+def warm_up() -> None:
+    """Compile (or load from the cache) every routing kernel on a tiny problem, so that
+    the first real call's time budget is spent planning, not compiling.
+
+    A fresh installation compiles for tens of seconds once; later processes load the
+    cached code in a fraction of a second. Call it at start-up, before any deadline.
+    """
+    from planner.dependencies import plan_dependency_graph, releasable
+    from planner.scenarios import corridor_map
+    from planner.timing import plan_trajectories
+    from planner.validate import validate_plan
+
+    tm = corridor_map()
+    problem = Problem.from_stations(tm, ["W", "E"], ["E", "W"])
+    result = plan_routes(problem, PlanOptions(time_limit_s=600.0, improve_time_s=0.05))
+    validate_plan(tm, problem, result.paths)
+    graph = plan_dependency_graph(tm, problem.vehicle_ids, result.paths)
+    releasable(graph, graph.n_steps)
+    plan_trajectories(tm, problem, [result.paths[v] for v in problem.vehicle_ids], graph)
 

@@ -372,14 +372,17 @@ def schedule_plan(
 # ---- sampling --------------------------------------------------------------------------------
 
 
-def _wrap(angle: float) -> float:
+def _wrap(angle):
+    """Angle(s) wrapped into [-pi, pi)."""
     return (angle + math.pi) % (2.0 * math.pi) - math.pi
 
 
 def vehicle_trajectory(geometry: EdgeGeometry, path: VehiclePath, schedule: Schedule, v: int) -> np.ndarray:
-    """Rows ``[t_s, x_m, y_m, heading_rad]`` of vehicle ``v`` at the schedule's sample times."""
+    """Rows ``[t_s, x_m, y_m, heading_rad]`` of vehicle ``v`` at the schedule's sample times,
+    up to the first row at which it stands at its last goal (it holds that pose after)."""
     tm = geometry.track_map
-    s = schedule.distance_m[:, v]
+    rows = int(math.ceil((schedule.arrival_s[v] - schedule.t0_s) / schedule.sample_dt_s - 1e-9)) + 1
+    s = schedule.distance_m[: max(1, min(rows, schedule.distance_m.shape[0])), v]
     times = schedule.t0_s + schedule.sample_dt_s * np.arange(s.shape[0])
     node_s = schedule.node_s[v]
     edges = schedule.edges[v]
@@ -398,15 +401,21 @@ def vehicle_trajectory(geometry: EdgeGeometry, path: VehiclePath, schedule: Sche
             d = pts[seg + 1] - pts[seg]
             tangent[sel] = np.arctan2(d[:, 1], d[:, 0])
     # Orientation: the tangent or its opposite, whichever keeps the heading continuous
-    # (a bidirectional IGV reverses out of a bay without turning).
-    heading = np.empty(s.shape)
-    previous = float(tm.cell_heading_rad[int(path.cells[0])])
-    for i, h in enumerate(tangent.tolist()):
-        if not math.isnan(h):
-            if abs(_wrap(h - previous)) > math.pi / 2.0:
-                h += math.pi
-            previous = _wrap(h)
-        heading[i] = previous
+    # (a bidirectional IGV reverses out of a bay without turning). Between rows the
+    # tangent turns a little, or by about pi where the motion turns back: count those.
+    start = float(tm.cell_heading_rad[int(path.cells[0])])
+    known = ~np.isnan(tangent)
+    if not known.any():
+        return np.column_stack([times, x, y, np.full(s.shape, start)])
+    first = int(np.argmax(known))
+    filled = tangent.copy()
+    filled[:first] = tangent[first]
+    for i in np.flatnonzero(~known[first:]) + first:  # rare: keep the last known tangent
+        filled[i] = filled[i - 1]
+    turns = np.abs(_wrap(np.diff(filled))) > math.pi / 2.0
+    flips = np.concatenate([[abs(_wrap(filled[0] - start)) > math.pi / 2.0], turns])
+    heading = _wrap(filled + math.pi * (np.cumsum(flips) % 2))
+    heading[:first] = heading[first]
     return np.column_stack([times, x, y, heading])
 
 
