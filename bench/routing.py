@@ -92,7 +92,7 @@ def run(sizes, seeds, time_limit_s, laden_fraction, inserts, executed):
     graph = RoutingGraph(track_map)
     geometry = EdgeGeometry(track_map)
     warm_up()  # compiled kernels load once, outside the measurements
-    improve_s = min(0.2 * time_limit_s, 2.0)  # as igv plan
+    improve_s = min(0.3 * time_limit_s, 3.0)  # as igv plan
     rows = []
     for n in sizes:
         runs = []

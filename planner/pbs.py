@@ -31,7 +31,6 @@ class PbsNode:
     higher: tuple[frozenset[int], ...]  # higher[v]: vehicles directly above v
     paths: list[VehiclePath]
     cost_s: float
-    depth: int = 0
 
 
 @dataclass
@@ -162,7 +161,7 @@ def _replan(session: RoutingSession, state: _TableState, node: PbsNode, low: int
         paths[v] = outcome.path
         state.set(v, outcome.path)
     t0 = session.problem.start_time_s
-    return PbsNode(node.higher, paths, float(sum(p.end_s - t0 for p in paths)), node.depth + 1)
+    return PbsNode(node.higher, paths, float(sum(p.end_s - t0 for p in paths)))
 
 
 def plan_pbs(
@@ -220,7 +219,7 @@ def plan_pbs(
                 continue  # would make a cycle
             child_higher = list(node.higher)
             child_higher[lo] = node.higher[lo] | {hi}
-            child = _replan(session, state, PbsNode(tuple(child_higher), node.paths, node.cost_s, node.depth), lo)
+            child = _replan(session, state, PbsNode(tuple(child_higher), node.paths, node.cost_s), lo)
             nodes += 1
             if child is not None:
                 children.append(child)

@@ -369,7 +369,7 @@ class PlanOptions:
     use_pbs: bool = True
     partial: bool = True
     pp_share: float = 0.3
-    improve_time_s: float = 2.0
+    improve_time_s: float = 3.0
 
     def __post_init__(self) -> None:
         if not (self.time_limit_s > 0 and math.isfinite(self.time_limit_s)):

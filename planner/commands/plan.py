@@ -74,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--laden-fraction", type=_fraction, default=0.0,
                         help="share of random vehicles driving laden, at the laden top speed (default 0)")
     parser.add_argument("--improve-s", type=_non_negative_float, default=None,
-                        help="time to shorten a found plan (default: 20%% of the time limit, at most 2 s)")
+                        help="time to shorten a found plan (default: 30%% of the time limit, at most 3 s)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         if args.vehicles is None:
             raise ProblemError("give --vehicles N (or --starts and --goals)")
         problem = Problem.random_stations(track_map, args.vehicles, rng, laden_fraction=args.laden_fraction)
-    improve_s = min(0.2 * args.time_limit_s, 2.0) if args.improve_s is None else args.improve_s
+    improve_s = min(0.3 * args.time_limit_s, 3.0) if args.improve_s is None else args.improve_s
     result = plan_routes(problem, PlanOptions(time_limit_s=args.time_limit_s, seed=args.seed, improve_time_s=improve_s))
     paths = [result.paths.get(v.id) or VehiclePath.standing(v.start_cell, problem.start_time_s) for v in problem.vehicles]
     graph = plan_dependency_graph(track_map, problem.vehicle_ids, dict(zip(problem.vehicle_ids, paths)))

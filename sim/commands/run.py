@@ -13,7 +13,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration-s", type=float, default=600.0, help="simulated seconds (default 600)")
     parser.add_argument("--scenario", default="day_2026", help="demand and faults from this bench scenario (default day_2026)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's)")
-    parser.add_argument("--headless", action="store_true", help="no window: print progress and a KPI summary (the only mode for now)")
+    parser.add_argument("--headless", action="store_true", help="no window: run as fast as possible, print progress and a KPI summary")
+    parser.add_argument("--speed", type=float, default=20.0, help="with the window: simulated seconds per wall second (default 20)")
+    parser.add_argument("--frames", type=int, default=None, help=argparse.SUPPRESS)  # tests: close the window after N frames
     parser.add_argument("--out", default="out/run", metavar="DIR", help="where report.json, plots and the snapshot go (default out/run)")
 
 
@@ -48,13 +50,13 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     sim = Run(scenario)
     try:
-        steps = int(round(scenario.duration_s / STEP_S))
-        with Progress(console=console, transient=True) as bar:
-            task = bar.add_task(f"{scenario.vehicles} IGVs, {scenario.name}", total=steps)
-            for k in range(steps):
-                sim.step()
-                if k % 20 == 0:
-                    bar.update(task, completed=k + 1)
+        if args.headless or not _windowed(sim, args, console):
+            steps = int(round(scenario.duration_s / STEP_S))
+            with Progress(console=console, transient=True) as bar:
+                task = bar.add_task(f"{scenario.vehicles} IGVs, {scenario.name}", total=steps)
+                while sim.clock.now_s() < scenario.duration_s - 1e-9:
+                    sim.step()
+                    bar.update(task, completed=int(round(sim.clock.now_s() / STEP_S)))
         record = sim.record(time.perf_counter() - started)
         poses = {v.serial: v.pose for v in sim.vehicles}
     finally:
@@ -75,3 +77,56 @@ def run(args: argparse.Namespace) -> int:
     console.print(table)
     console.print(f"wrote {out / 'report.json'}, {out / 'snapshot.png'} and {len(plots)} plots")
     return 1 if report.get("collisions_independent") or report.get("deadlocks") or report.get("containers_lost") else 0
+
+
+def _windowed(sim, args: argparse.Namespace, console) -> bool:  # noqa: ANN001 - a bench.runner.Run
+    """Run the simulation in a worker thread, paced at ``--speed``, with the control room
+    in this one; False (nothing run) when no window can be opened."""
+    import threading
+    import time
+
+    from bench.runner import STEP_S
+    from visualizer.control import ZmqControlSender
+    from visualizer.errors import VisualizerError
+    from visualizer.source import ZmqSource
+
+    if args.speed <= 0:
+        from maps.errors import InputError
+
+        raise InputError(f"--speed must be positive, got {args.speed}")
+    speed = {"factor": float(args.speed)}
+    sim.core.set_speed = lambda factor: speed.__setitem__("factor", factor)
+    sim.core.speed_factor = speed["factor"]
+    stop = threading.Event()
+
+    def drive() -> None:
+        # The worker owns the core's and the vehicles' sockets from here on.
+        wall0, sim0, factor = time.monotonic(), sim.clock.now_s(), speed["factor"]
+        while not stop.is_set() and sim.clock.now_s() < args.duration_s - 1e-9:
+            if speed["factor"] != factor:  # operator changed the speed: pace from here
+                wall0, sim0, factor = time.monotonic(), sim.clock.now_s(), speed["factor"]
+            ahead_s = sim.clock.now_s() + STEP_S - (sim0 + (time.monotonic() - wall0) * factor)
+            if ahead_s > 0:
+                time.sleep(min(0.05, ahead_s / factor))
+                continue
+            sim.step()
+
+    endpoints = sim.transport.endpoints
+    worker = threading.Thread(target=drive, name="igv-run-sim", daemon=True)
+    worker.start()
+    try:
+        from visualizer.app import run_control_room
+
+        run_control_room(ZmqSource(endpoints.telemetry, endpoints.control), ZmqControlSender(endpoints.control),
+                         track_map=sim.map, max_frames=args.frames)
+    except VisualizerError as exc:
+        stop.set()
+        worker.join()
+        if sim.clock.now_s() > 0:
+            console.print(f"control room closed: {exc}")
+            return True
+        console.print(f"no control room ({exc}): running headless")
+        return False
+    stop.set()
+    worker.join()
+    return True

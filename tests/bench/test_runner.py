@@ -43,3 +43,11 @@ def test_igv_run_bad_argument_is_one_line(capsys):
     assert main(["run", "--vehicles", "0"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--vehicles" in err
+
+
+def test_igv_run_opens_the_control_room(tmp_path, monkeypatch):
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    out = tmp_path / "run"
+    assert main(["run", "--vehicles", "2", "--duration-s", "30", "--speed", "100", "--frames", "30", "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["vehicles"] == 2 and report["sim_duration_s"] > 0
