@@ -85,6 +85,10 @@ class TransportConfig:
     max_batch: int = MAX_BATCH
     housekeeping_interval_s: float = HOUSEKEEPING_INTERVAL_S
     max_links: int = 10_000
+    verify_outbound: bool = True
+    """Decode and check every order and instant action before sending it, as the vehicle
+    will. It catches core bugs at the source and costs about as much as building the
+    message; lockstep simulations (the simulator checks inbound messages anyway) turn it off."""
 
 
 @dataclass(frozen=True)
@@ -412,7 +416,7 @@ class CoreTransport:
         if identity is None:
             raise FleetError(f"no link to vehicle {serial!r}: it has not connected")
         endpoint = self._links[identity]
-        rseq, frames, _ = endpoint.send(message, self._clock(), self._wall_clock())
+        rseq, frames, _ = endpoint.send(message, self._clock(), self._wall_clock(), verify=self.config.verify_outbound)
         self._send(identity, frames)
         return rseq
 
