@@ -404,7 +404,6 @@ def plan_vehicle(
     active: np.ndarray | None = None,
     heuristics: np.ndarray | None = None,
     max_expansions: int = 200_000,
-    start_cell: int | None = None,
 ) -> SippOutcome:
     """Route one vehicle against ``table`` (only ``active`` owners count).
 
@@ -422,19 +421,16 @@ def plan_vehicle(
         :meth:`RoutingGraph.leg_heuristics` of ``task`` if already computed.
     max_expansions : int
         Give up (``EXPANSION_LIMIT``) after this many state expansions.
-    start_cell : int, optional
-        Start somewhere other than ``task.start_cell`` (after a committed prefix).
     """
     h = graph.leg_heuristics(task) if heuristics is None else heuristics
     goals = np.array([leg.goal_cell for leg in task.legs], dtype=np.int32)
     dwell = np.array([leg.dwell_s for leg in task.legs], dtype=np.float64)
     speed = np.array([leg.max_speed_mps for leg in task.legs], dtype=np.float64)
     mask = table.all_active() if active is None else active
-    origin = task.start_cell if start_cell is None else int(start_cell)
     code, cells, arrive, depart, legs, expansions = sipp_kernel(
         graph.adj_indptr, graph.adj_to, graph.adj_length_m, graph.adj_limit_mps,
         table.start, table.end, table.owner, table.count, mask,
-        origin, float(start_time_s), float(max(task.ready_s, start_time_s)),
+        task.start_cell, float(start_time_s), float(max(task.ready_s, start_time_s)),
         goals, dwell, speed, h, int(max_expansions),
     )
     if code != FOUND:
