@@ -15,82 +15,20 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 SIZE = (1280, 800)
 FLEETS = (50, 200, 400)
-FRAMES = 240
-FRAMES_PER_PATCH = 15  # 2 patches per second at 30 fps
 TARGET_FPS = 30.0
 TARGET_VEHICLES = 200
-
-
-class ScriptedSource:
-    """A snapshot, then one prepared patch every ``every`` polls."""
-
-    def __init__(self, snapshot: Any, patches: list[dict[str, Any]], every: int) -> None:
-        self.snapshot, self.patches, self.every = snapshot, patches, every
-        self.polls = 0
-
-    def poll(self, needs_snapshot: bool, now_s: float) -> list[Any]:
-        out: list[Any] = [self.snapshot] if needs_snapshot else []
-        self.polls += 1
-        k, r = divmod(self.polls, self.every)
-        if r == 0 and k <= len(self.patches):
-            out.append(self.patches[k - 1])
-        return out
-
-    @property
-    def status(self) -> Any:
-        from visualizer.source import SourceStatus
-
-        return SourceStatus(True, "bench")
-
-    def close(self) -> None:
-        return None
-
-
-def measure(tm: Any, n_vehicles: int, *, cached: bool) -> float:
-    """Frames per second over :data:`FRAMES` frames (after one warm-up pass over the tiles)."""
-    import pygame
-
-    from visualizer.app import ControlRoom
-    from visualizer.fake import FakeFleet
-    from visualizer.source import Snapshot
-
-    fleet = FakeFleet(tm, n_vehicles, seed=11)
-    for _ in range(6):
-        fleet.step(10.0)
-    snapshot = Snapshot(*fleet.snapshot())
-    patches = [fleet.step(10.0) for _ in range(FRAMES // FRAMES_PER_PATCH + 1)]
-    screen = pygame.display.get_surface()
-    room = ControlRoom(ScriptedSource(snapshot, patches, FRAMES_PER_PATCH), fleet, screen, track_map=tm,
-                       threaded_commands=False)
-    if not cached:
-        room.static.draw = room.static.draw_uncached  # the baseline: paint the map every frame
-    room.frame()
-    pygame.display.flip()
-    start = time.perf_counter()
-    for _ in range(FRAMES):
-        room.frame()
-        pygame.display.flip()
-    elapsed = time.perf_counter() - start
-    room.close()
-    return FRAMES / elapsed
 
 
 def main() -> int:
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     from maps import load_track_map
-    from visualizer.app import ControlRoom  # noqa: F401  (first: it silences pygame's banner)
+    from visualizer.benchmark import FRAMES, close_display, measure, open_display
 
-    import pygame
-
-    pygame.display.init()
-    pygame.font.init()
-    pygame.display.set_mode(SIZE)
+    open_display(SIZE)
     tm = load_track_map("bac_luan_2")
     rows = []
     print(f"control room at {SIZE[0]}x{SIZE[1]}, software rendering, {FRAMES} frames, 2 patches/s at 30 fps")
@@ -100,7 +38,7 @@ def main() -> int:
         base = measure(tm, n, cached=False)
         rows.append({"vehicles": n, "fps": round(fps, 1), "baseline_fps": round(base, 1), "speedup": round(fps / base, 2)})
         print(f"{n:>8} {fps:>8.1f} {base:>13.1f} {fps / base:>8.2f}x")
-    pygame.display.quit()
+    close_display()
     out = Path(__file__).resolve().parent / "results" / "render.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"size": SIZE, "frames": FRAMES, "rows": rows}, indent=2))
