@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/igv map validate bac_luan_2
-	$(BIN)/igv run --headless --vehicles 30 --duration-s 600 --out out/run
+	$(BIN)/igv run --headless --vehicles 30 --duration-s 3600 --out out/run
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
