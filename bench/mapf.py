@@ -303,7 +303,7 @@ def kernels(data: Path) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.mapf", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=DATA, help=f"MovingAI files and README (default {DATA})")
-    parser.add_argument("--time-limit-s", type=float, default=30.0)
+    parser.add_argument("--time-limit-s", type=float, help="per run (default 30, with --quick 10)")
     parser.add_argument("--maps", nargs="*", default=list(MAPS), choices=MAPS)
     parser.add_argument("--scenarios", nargs="*", default=list(SCENARIOS))
     parser.add_argument("--agents", nargs="*", type=int, help="agent counts (default: per map, rising beyond the README table)")
@@ -323,10 +323,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     reference = read_reference(args.data_dir / "README.md")
     if args.quick:
         jobs = [(m, s, n) for (m, s, n) in reference if m in args.maps]
-        time_limit = 10.0 if args.time_limit_s == 30.0 else args.time_limit_s
+        time_limit = args.time_limit_s or 10.0
     else:
         jobs = [(m, s, n) for m in args.maps for n in (args.agents or COUNTS[m]) for s in args.scenarios]
-        time_limit = args.time_limit_s
+        time_limit = args.time_limit_s or 30.0
     t = time.perf_counter()
     warm_up()
     print(f"JIT load / compile: {time.perf_counter() - t:.1f} s; {len(jobs)} runs of {time_limit:.0f} s; load {os.getloadavg()[0]:.1f}")

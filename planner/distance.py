@@ -94,7 +94,7 @@ def make_distance_table(indptr: np.ndarray, adj_to: np.ndarray, goals: np.ndarra
 
 
 @njit(cache=True)
-def _advance(table: DistanceTable, i: int, target: int) -> int:
+def advance_row(table: DistanceTable, i: int, target: int) -> int:
     """Resume row ``i``'s BFS until ``target`` is settled (``-1``: to the end).
 
     Returns the distance of ``target`` or UNREACHABLE.
@@ -130,7 +130,7 @@ def dist(table: DistanceTable, i: int, v: int) -> int:
     d1 = table.dist1[i, v]
     if d1 > 0:
         return d1 - 1
-    return _advance(table, i, v)
+    return advance_row(table, i, v)
 
 
 @njit(cache=True, inline="always")
@@ -152,12 +152,6 @@ def dist_many(table: DistanceTable, cells: np.ndarray) -> np.ndarray:
     for i in range(cells.shape[0]):
         out[i] = dist(table, i, cells[i])
     return out
-
-
-@njit(cache=True)
-def complete_row(table: DistanceTable, i: int) -> None:
-    """Finish row ``i``'s BFS (every reachable cell settled)."""
-    _advance(table, i, -1)
 
 
 def distance(table: DistanceTable, i: int, v: int) -> int:

@@ -285,6 +285,10 @@ def solve_mapf(
     injected_loss = np.iinfo(np.int64).max
     next_inject = t0
 
+    def refiner_fits(plan: np.ndarray) -> bool:
+        # four (T + 1, V) int32 tables; they must not outgrow the search's own budget
+        return plan.shape[0] * n_cells * 16 <= options.memory_limit_mb * 1e6
+
     def lacam_best() -> tuple[np.ndarray, int] | None:
         goal = int(state.ctr[GOAL])
         if goal < 0:
@@ -312,8 +316,7 @@ def solve_mapf(
                 history.append((first_s, best_loss))
                 if not options.anytime:
                     break
-                search_alive = True
-                if options.refine:
+                if options.refine and refiner_fits(best):
                     settle_rows(starts, indptr, adj_to, table, True)  # the refiner needs full rows
                     refiner = make_refine_state(indptr, adj_to, goals, table.dist1, best, refine_seed)
             elif code == EXHAUSTED:
@@ -329,7 +332,7 @@ def solve_mapf(
                 if found is not None and found[1] < best_loss:
                     best, best_loss = found
                     history.append((now() - t0, best_loss))
-                    if refiner is not None and best_loss < int(refiner.ctr[TOTAL]):
+                    if refiner is not None and best_loss < int(refiner.ctr[TOTAL]) and refiner_fits(best):
                         refiner = make_refine_state(indptr, adj_to, goals, table.dist1, best, refine_seed)
         else:
             a = now()

@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from planner.distance import DistanceTable, _advance, make_distance_table, settled
+from planner.distance import DistanceTable, advance_row, make_distance_table, settled
 
 NO_AGENT = -1
 NO_CELL = -1
@@ -111,13 +111,15 @@ def empty_preferences() -> tuple[np.ndarray, np.ndarray]:
     return np.full(1, -1, dtype=np.int64), np.full(1, -1, dtype=np.int32)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def pref_slot(key: np.int64, mask: int) -> np.int64:
     """Home slot of ``key = agent * V + cell`` in a preference table of ``mask + 1`` slots."""
     return ((key * np.int64(0x9E3779B1)) >> np.int64(7)) & mask
 
 
-@njit(cache=True, inline="always")
+# PERF: a plain (LLVM-inlined) call: Numba-IR inlining of this array-taking lookup into
+# the PIBT loop broke reference-count pruning and tripled the cost of a PIBT step.
+@njit(cache=True)
 def preferred_next(keys: np.ndarray, next_cell: np.ndarray, n_cells: int, agent: int, cell: int) -> int:
     """The cell ``agent`` should try first from ``cell`` (a scatter successor), or -1.
 
@@ -202,15 +204,15 @@ def settle_rows(q_from, indptr, adj_to, table, full) -> None:
     for i in range(q_from.shape[0]):
         if full:
             if table.head[i] < table.tail[i]:
-                _advance(table, i, -1)
+                advance_row(table, i, -1)
             continue
         v = q_from[i]
         if dist1[i, v] == 0:
-            _advance(table, i, v)
+            advance_row(table, i, v)
         for e in range(indptr[v], indptr[v + 1]):
             u = adj_to[e]
             if dist1[i, u] == 0:
-                _advance(table, i, u)
+                advance_row(table, i, u)
 
 
 @njit(cache=True, inline="always")
