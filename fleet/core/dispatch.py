@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from fleet.core.customs import Alert, may_cross
 from fleet.core.flow import next_move
-from fleet.core.model import Customs, Direction, Job, JobStatus, Location, VehicleMode
+from fleet.core.model import Direction, Job, JobStatus, Location, VehicleMode
 
 if TYPE_CHECKING:
     from fleet.core.manager import FleetManager, VehicleRuntime
@@ -76,7 +76,7 @@ def intake_jobs(m: "FleetManager", now: float) -> None:
 
 
 def _deadline_alerts(m: "FleetManager", now: float) -> None:
-    warned = m.__dict__.setdefault("_deadline_warned", set())
+    warned = m.deadline_warned
     for c in m.containers.values():
         if c.deadline_s is None or c.cleared_s is not None or c.id in warned:
             continue
@@ -220,13 +220,6 @@ def resync_vehicle(m: "FleetManager", v: "VehicleRuntime", state, now: float) ->
             m.event(now, "job_resumed", {"job": job.id, "vehicle": vid})
         elif job.status is JobStatus.CARRYING and job.vehicle == vid and state.loads is not None:
             # It no longer carries it: the drop finished before the crash was journaled.
-            station = m.map.station(job.to_station)
-            from fleet.core.ingest import STATION_LOCATION
+            from fleet.core.ingest import complete_drop
 
-            loc = STATION_LOCATION.get(station.kind, Location.YARD)
-            c = replace(c, location_kind=loc, location=job.to_station)
-            if loc is Location.HANDOVER and c.direction is Direction.EXPORT and c.customs is Customs.RELEASED:
-                c = replace(c, customs=Customs.CLEARED, cleared_s=now)
-            job.status, job.done_s = JobStatus.DONE, now
-            m.mark(job=job, container=c)
-            m.event(now, "job_done", {"job": job.id, "container": c.id, "vehicle": vid, "recovered": True})
+            complete_drop(m, c, job.to_station, job, vid, now)

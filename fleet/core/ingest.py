@@ -182,28 +182,38 @@ def _finish_task(m: "FleetManager", v: "VehicleRuntime", now: float) -> None:
         m.mark(container=complete_check(c, "scan"))
         m.event(now, "scanned", {"container": c.id, "station": task.station})
     elif task.action == "drop" and c is not None:
-        location = STATION_LOCATION.get(kind, Location.YARD)
-        c = replace(c, location_kind=location, location=task.station)
-        check = {"lab_bay": "lab", "inspection_bay": "hold"}.get(kind)
-        if check:
-            c = complete_check(c, check)
-        if location is Location.HANDOVER and c.direction is Direction.EXPORT and c.customs is Customs.RELEASED:
-            c = replace(c, customs=Customs.CLEARED, cleared_s=now)
-            m.kpi_log["crossed_north"].append(now)
-            m.kpi_log["clearance_h"].append((now - c.gate_in_s) / 3600.0)
-        if location is Location.YARD and c.direction is Direction.IMPORT and c.cleared_s is None:
-            m.kpi_log["crossed_south"].append(now)
-        m.mark(container=c)
+        complete_drop(m, c, task.station, job, vid, now)
         v.record.laden, v.record.container = False, None
-        if job is not None:
-            job.status, job.done_s, job.vehicle = JobStatus.DONE, now, vid
-            m.mark(job=job)
-            m.event(now, "job_done", {"job": job.id, "container": c.id, "vehicle": vid})
         v.record.job = None
     elif task.action == "startCharging":
         v.record.mode = VehicleMode.CHARGING
     if not v.agenda:
         v.record.job = None
+
+
+def complete_drop(m: "FleetManager", c, station: str, job, vid: str, now: float) -> None:
+    """``c`` was put down at ``station``: where it is now, checks done, crossings, the job.
+
+    Used when a vehicle reports the drop and when a restarted core learns from a vehicle's
+    state that the drop happened before the crash.
+    """
+    kind = m.map.station(station).kind
+    location = STATION_LOCATION.get(kind, Location.YARD)
+    c = replace(c, location_kind=location, location=station)
+    check = {"lab_bay": "lab", "inspection_bay": "hold"}.get(kind)
+    if check:
+        c = complete_check(c, check)
+    if location is Location.HANDOVER and c.direction is Direction.EXPORT and c.customs is Customs.RELEASED:
+        c = replace(c, customs=Customs.CLEARED, cleared_s=now)
+        m.kpi_log["crossed_north"].append(now)
+        m.kpi_log["clearance_h"].append((now - c.gate_in_s) / 3600.0)
+    if location is Location.YARD and c.direction is Direction.IMPORT and c.cleared_s is None:
+        m.kpi_log["crossed_south"].append(now)
+    m.mark(container=c)
+    if job is not None:
+        job.status, job.done_s, job.vehicle = JobStatus.DONE, now, vid
+        m.mark(job=job)
+        m.event(now, "job_done", {"job": job.id, "container": c.id, "vehicle": vid})
 
 
 def _release_claim(m: "FleetManager", station: str, job) -> None:

@@ -91,8 +91,7 @@ class FleetManager:
         self.clock = clock
         self.perf = perf_clock or time.perf_counter
         self.transport = transport
-        self.rng = np.random.default_rng(config.seed)
-        self.traffic = Traffic(track_map, rng=self.rng, unladen_speed_mps=config.unladen_speed_mps,
+        self.traffic = Traffic(track_map, unladen_speed_mps=config.unladen_speed_mps,
                                laden_speed_mps=config.laden_speed_mps, release_ahead_steps=config.release_ahead_steps)
         self.vehicles: dict[str, VehicleRuntime] = {}
         self.containers: dict[str, Container] = {}
@@ -102,6 +101,7 @@ class FleetManager:
         self.blocked_zones: set[str] = set()
         self.alerts: list[dict[str, Any]] = []
         self.seen_events: set[str] = set()
+        self.deadline_warned: set[str] = set()  # containers already flagged "deadline at risk"
         self.counters = {"job": 0, "alert": 0}
         self.kpi_log: dict[str, list[float]] = {"clearance_h": [], "crossed_north": [], "crossed_south": [], "replan_ms": [], "tick_ms": []}
         self.paused_all = False

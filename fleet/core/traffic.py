@@ -40,11 +40,10 @@ MAX_OWNERS = 2048
 class Traffic:
     """Paths, reservations and release limits of all vehicles of one core."""
 
-    def __init__(self, track_map: TrackMap, rng: np.random.Generator, *, max_expansions: int = 60_000,
+    def __init__(self, track_map: TrackMap, *, max_expansions: int = 60_000,
                  unladen_speed_mps: float | None = None, laden_speed_mps: float | None = None,
                  release_ahead_steps: int = 12) -> None:
         self.map = track_map
-        self.rng = rng
         self.graph = RoutingGraph(track_map)
         self.table = ReservationTable(track_map, MAX_OWNERS + 1)
         self.block_owner = MAX_OWNERS
@@ -150,10 +149,6 @@ class Traffic:
         i = self.index[vid]
         self.done[i] = self.paths[i].n_steps
         self._limits = None
-
-    def cancel_leg(self, vid: str, now: float) -> None:
-        """Stop ``vid`` where it is: it keeps what was released to it and no more."""
-        self.freeze(vid, now)
 
     def is_frozen(self, vid: str) -> bool:
         return vid in self.frozen

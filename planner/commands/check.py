@@ -10,46 +10,21 @@ import argparse
 import sys
 from pathlib import Path
 
+from maps.argtypes import non_negative_float, positive_float, positive_int
+
 NAME = "check"
 HELP = "check a plan file for collisions, zone intrusions, corridor and speed violations"
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (value >= 0.0 and value != float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = _non_negative(text)
-    if value == 0.0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("plan", help="plan JSON file (design section 7)")
     parser.add_argument("--map", metavar="NAME|FILE", help="track map (default: the map named in the plan file)")
-    parser.add_argument("--margin-m", type=_non_negative, default=0.0, help="safety margin added to every side of every footprint (default 0)")
+    parser.add_argument("--margin-m", type=non_negative_float, default=0.0, help="safety margin added to every side of every footprint (default 0)")
     # literal defaults (no import of planner.collision here); a test keeps them equal to its DEFAULT_*
-    parser.add_argument("--step-s", type=_positive, default=0.1, help="sampling step (default 0.1 s)")
-    parser.add_argument("--corridor-tolerance-m", type=_non_negative, default=0.25, help="allowed distance beyond half the lane width (default 0.25 m)")
-    parser.add_argument("--speed-tolerance-mps", type=_non_negative, default=0.05, help="allowed excess over lane speed limits (default 0.05 m/s)")
-    parser.add_argument("--max-problems", type=_count, default=20, help="problems listed at most (default 20)")
+    parser.add_argument("--step-s", type=positive_float, default=0.1, help="sampling step (default 0.1 s)")
+    parser.add_argument("--corridor-tolerance-m", type=non_negative_float, default=0.25, help="allowed distance beyond half the lane width (default 0.25 m)")
+    parser.add_argument("--speed-tolerance-mps", type=non_negative_float, default=0.05, help="allowed excess over lane speed limits (default 0.05 m/s)")
+    parser.add_argument("--max-problems", type=positive_int, default=20, help="problems listed at most (default 20)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,48 +12,10 @@ import sys
 import time
 from pathlib import Path
 
+from maps.argtypes import fraction, non_negative_float, positive_float, positive_int
+
 NAME = "plan"
 HELP = "plan conflict-free routes for vehicles between stations and write plan JSON"
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (value > 0 and value != float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (value >= 0 and value != float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text!r}")
-    return value
 
 
 def _stations(text: str) -> list[str]:
@@ -65,15 +27,15 @@ def _stations(text: str) -> list[str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--map", default="bac_luan_2", help="built-in map name or GeoJSON file (default bac_luan_2)")
-    parser.add_argument("--vehicles", type=_positive_int, help="number of vehicles on random distinct stations")
+    parser.add_argument("--vehicles", type=positive_int, help="number of vehicles on random distinct stations")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random stations and of the planner (default 0)")
-    parser.add_argument("--time-limit-s", type=_positive_float, default=10.0, help="planning budget in seconds (default 10)")
+    parser.add_argument("--time-limit-s", type=positive_float, default=10.0, help="planning budget in seconds (default 10)")
     parser.add_argument("--out", type=Path, required=True, help="plan JSON to write")
     parser.add_argument("--starts", type=_stations, help="comma-separated start stations instead of random ones")
     parser.add_argument("--goals", type=_stations, help="comma-separated goal stations (with --starts)")
-    parser.add_argument("--laden-fraction", type=_fraction, default=0.0,
+    parser.add_argument("--laden-fraction", type=fraction, default=0.0,
                         help="share of random vehicles driving laden, at the laden top speed (default 0)")
-    parser.add_argument("--improve-s", type=_non_negative_float, default=None,
+    parser.add_argument("--improve-s", type=non_negative_float, default=None,
                         help="time to shorten a found plan (default: 30%% of the time limit, at most 3 s)")
 
 
