@@ -18,10 +18,14 @@ import sys
 import numpy as np
 
 from bench.teleport_fleet import LockstepFleet
+from fleet.core.config import CoreConfig
+from fleet.core.manager import quiet_gc
 
 
 def run(n_vehicles: int, steps: int, arrivals_per_min: float, seed: int) -> dict[str, float]:
-    f = LockstepFleet(n_vehicles=n_vehicles)
+    # The real-time configuration: legs that do not fit in the tick's budget go to the worker.
+    f = LockstepFleet(n_vehicles=n_vehicles, config=CoreConfig())
+    quiet_gc()  # as igv serve does
     f.core.event_log = []
     rng = np.random.default_rng(seed)
     cranes = [s.id for s in f.map.stations_of_kind("crane_transfer")]
@@ -32,7 +36,9 @@ def run(n_vehicles: int, steps: int, arrivals_per_min: float, seed: int) -> dict
             if rng.random() < arrivals_per_min / 120.0:
                 export = rng.random() < 0.5
                 station = rng.choice(cranes if export else handover)
-                busy = {c.location for c in f.core.containers.values()}
+                # The terminal puts a container only on a free transfer point (not holding
+                # one, not awaiting a drop): otherwise the job waits for the point, not the core.
+                busy = {c.location for c in f.core.containers.values()} | set(f.core.station_claims)
                 if station not in busy:
                     cid = f"C{k:05d}"
                     k += 1

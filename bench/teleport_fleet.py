@@ -30,7 +30,8 @@ class LockstepFleet:
         self.dt_s = dt_s
         self.transport = CoreTransport(TransportConfig(vehicle_endpoint=LOOPBACK, telemetry_endpoint=LOOPBACK, control_endpoint=LOOPBACK),
                                        clock=self.now)
-        self.core = FleetManager(self.map, config or CoreConfig(), clock=self.now, transport=self.transport)
+        # Lockstep: every leg is planned inside its tick (no worker), so runs repeat.
+        self.core = FleetManager(self.map, config or CoreConfig(plan_in_worker=False), clock=self.now, transport=self.transport)
         self.control = Handlers(self.core)
         self.context = zmq.Context()
         pool = [s.id for kind in ("parking", "charger", "handover") for s in self.map.stations_of_kind(kind)]

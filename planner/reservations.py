@@ -194,6 +194,15 @@ class ReservationTable:
     def clear(self) -> None:
         self.count[:] = 0
 
+    def copy(self) -> "ReservationTable":
+        """An independent copy (a snapshot for planning off the owner's thread)."""
+        other = object.__new__(ReservationTable)
+        other.n_cells, other.n_owners = self.n_cells, self.n_owners
+        other.conf_indptr, other.conf_idx = self.conf_indptr, self.conf_idx  # read-only, shared
+        other.start, other.end, other.owner, other.count = self.start.copy(), self.end.copy(), self.owner.copy(), self.count.copy()
+        other._scratch = np.zeros(self.n_cells, dtype=np.int32)
+        return other
+
     def _grow(self, needed: int) -> None:
         capacity = self.capacity
         while capacity < needed:

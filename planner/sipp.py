@@ -190,7 +190,9 @@ def _heap_pop(hf, ht, hi, size):
 # parallel arrays with a per-(leg, cell) chain instead of a dict, the open list is an
 # array heap, and safe intervals are computed from the reservation row when a cell is
 # reached instead of being stored; bench/routing.py measures it (insertion p50/p99).
-@njit(cache=True)
+# PERF: nogil lets the core's planning worker thread search while the tick loop runs
+# (fleet/core/planning.py); the kernel touches only its argument arrays.
+@njit(cache=True, nogil=True)
 def sipp_kernel(
     adj_indptr, adj_to, adj_len, adj_lim,
     r_start, r_end, r_owner, r_count, active,

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from fleet.core.config import CoreConfig
-    from fleet.core.manager import FleetManager
+    from fleet.core.manager import FleetManager, quiet_gc
     from fleet.transport import CoreTransport, TransportConfig
     from maps import load_track_map
     from maps.errors import InputError
@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     # Epoch seconds: journaled times (gate-in, deadlines) stay meaningful across restarts.
     manager = FleetManager(track_map, CoreConfig(map_name=args.map, state_dir=Path(args.state_dir)),
                            clock=time.time, transport=transport)
+    quiet_gc()
     stop = {"now": False}
 
     def _stop(*_: object) -> None:

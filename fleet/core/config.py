@@ -17,7 +17,12 @@ class CoreConfig:
     state_dir : Path or None
         Where the journal lives; None keeps no journal (tests, benchmarks).
     plan_budget_s : float
-        Planning time allowed inside one tick; the rest waits for the next tick.
+        Planning time allowed inside one tick; the rest goes to the planning worker.
+    plan_in_worker : bool
+        Plan what does not fit in the budget on a background thread, on a snapshot of
+        the reservations (the real-time default). False plans every pending leg inside
+        the tick, whatever it takes: the outcome then depends on nothing but the inputs
+        (lockstep runs, replay, tests).
     assign_interval_s : float
         How often open jobs are (re)assigned.
     assign_budget_s : float
@@ -41,7 +46,8 @@ class CoreConfig:
 
     map_name: str = "bac_luan_2"
     state_dir: Path | None = None
-    plan_budget_s: float = 0.05
+    plan_budget_s: float = 0.010
+    plan_in_worker: bool = True
     assign_interval_s: float = 0.5
     assign_budget_s: float = 0.05
     telemetry_interval_s: float = 0.5

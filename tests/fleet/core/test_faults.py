@@ -44,7 +44,7 @@ def _lonely_mover(f: LockstepFleet):
 
 
 def test_delays_and_one_vehicle_offline_mid_route():
-    f = LockstepFleet(n_vehicles=6, config=CoreConfig(offline_timeout_s=20.0))
+    f = LockstepFleet(n_vehicles=6, config=CoreConfig(offline_timeout_s=20.0, plan_in_worker=False))
     rng = np.random.default_rng(7)
     try:
         f.step()

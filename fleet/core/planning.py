@@ -1,0 +1,123 @@
+"""Leg planning off the tick loop: requests, a pure batch planner and a one-thread worker.
+
+The tick plans what fits in its budget itself (:meth:`fleet.core.traffic.Traffic.plan_now`);
+the rest goes to :class:`PlanWorker` as one batch on a *snapshot* of the reservation
+table. The worker plans the batch one request after the other, each reserving its path
+in the snapshot so that the batch's paths are conflict-free among themselves, and hands
+the paths back. The loop never waits for it: it polls for a finished batch at the start
+of its planning phase and commits each path only if it is still valid against the live
+table (:meth:`~fleet.core.traffic.Traffic.commit`) — optimistic concurrency, so whatever
+changed while the worker ran (a block, a freeze, an inline plan) can only cost a retry,
+never a conflict.
+
+The SIPP kernel releases the GIL (``nogil``), so the worker's searches run beside the
+loop, not just interleaved with it.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from planner.reservations import ReservationTable
+from planner.sipp import FOUND, RoutingGraph, plan_vehicle, reserve_path
+from planner.types import Leg, VehiclePath, VehicleTask
+
+
+@dataclass(frozen=True)
+class LegRequest:
+    """One vehicle's next leg, as known when it was asked for.
+
+    ``version`` is the vehicle's path version at that moment: a result for an older
+    version is stale (the vehicle's path changed meanwhile) and is dropped.
+    """
+
+    vehicle: str
+    owner: int
+    version: int
+    old_cells: np.ndarray
+    start_cell: int
+    start_time_s: float
+    goal_cell: int
+    ready_s: float
+    speed_mps: float
+    dwell_s: float = 0.0
+
+    def task(self) -> VehicleTask:
+        return VehicleTask(self.vehicle, self.start_cell, (Leg(self.goal_cell, self.speed_mps, self.dwell_s),), ready_s=self.ready_s)
+
+
+@dataclass(frozen=True)
+class LegResult:
+    """The path found for ``request`` (None when the search gave up) and its wall time."""
+
+    request: LegRequest
+    path: VehiclePath | None
+    elapsed_ms: float
+
+
+def plan_legs(graph: RoutingGraph, table: ReservationTable, requests: list[LegRequest], *, max_expansions: int,
+              perf: Callable[[], float] = time.perf_counter) -> list[LegResult]:
+    """Plan ``requests`` in order on ``table`` (modified: each found path is reserved in it).
+
+    Each request's own old path is taken out of the table first, as the live table does
+    when it plans the vehicle's next leg.
+    """
+    results = []
+    for request in requests:
+        started = perf()
+        table.remove(request.owner, request.old_cells)
+        outcome = plan_vehicle(graph, table, request.task(), start_time_s=request.start_time_s, max_expansions=max_expansions)
+        path = outcome.path if outcome.code == FOUND else None
+        if path is not None:
+            reserve_path(table, request.owner, path)
+        results.append(LegResult(request, path, (perf() - started) * 1000.0))
+    return results
+
+
+class PlanWorker:
+    """One background thread that plans batches of leg requests on table snapshots.
+
+    Parameters
+    ----------
+    graph : RoutingGraph
+        The worker's own graph (its heuristic cache is not shared with the loop's).
+    max_expansions : int
+        Search limit per request.
+    """
+
+    def __init__(self, graph: RoutingGraph, *, max_expansions: int) -> None:
+        self.graph = graph
+        self.max_expansions = max_expansions
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="igv-plan")
+        self._future: Future[list[LegResult]] | None = None
+        self.vehicles_in_flight: frozenset[str] = frozenset()
+
+    @property
+    def busy(self) -> bool:
+        return self._future is not None
+
+    def submit(self, snapshot: ReservationTable, requests: list[LegRequest]) -> None:
+        if self._future is not None:
+            raise RuntimeError("the planning worker already has a batch")
+        self.vehicles_in_flight = frozenset(r.vehicle for r in requests)
+        self._future = self._pool.submit(plan_legs, self.graph, snapshot, list(requests), max_expansions=self.max_expansions)
+
+    def poll(self) -> list[LegResult] | None:
+        """The finished batch's results, or None while it runs (or when idle).
+
+        A failure inside the worker is re-raised here, in the loop: never silent.
+        """
+        future = self._future
+        if future is None or not future.done():
+            return None
+        self._future = None
+        self.vehicles_in_flight = frozenset()
+        return future.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,124 @@
+"""Planning off the loop: snapshot batches, optimistic commits, the worker in a live core."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from bench.teleport_fleet import LockstepFleet
+from fleet.core.config import CoreConfig
+from fleet.core.model import Location
+from fleet.core.planning import LegRequest, PlanWorker, plan_legs
+from fleet.core.traffic import Traffic
+from maps import load_track_map
+from planner.sipp import RoutingGraph
+
+
+@pytest.fixture(scope="module")
+def track_map():
+    return load_track_map("bac_luan_2")
+
+
+def stations(tm, kind, n):
+    return [tm.station_cell_of(s.id) for s in tm.stations_of_kind(kind)[:n]]
+
+
+def traffic_with(tm, n):
+    t = Traffic(tm)
+    starts = stations(tm, "parking", n)
+    for k, cell in enumerate(starts):
+        t.add_vehicle(f"v{k}", cell, 0.0)
+    return t
+
+
+def overlaps_of(t: Traffic) -> list[tuple[int, int]]:
+    """Pairs (vehicle, other owner) whose reserved occupancies overlap in the live table."""
+    out = []
+    for i, path in enumerate(t.paths):
+        occ_start, occ_end = path.occupancy()
+        k, o = t.table.first_overlap(path.cells, occ_start, occ_end, skip_owner=i)
+        if k >= 0:
+            out.append((i, o))
+    return out
+
+
+def test_a_snapshot_batch_commits_conflict_free(track_map):
+    tm = track_map
+    t = traffic_with(tm, 8)
+    goals = stations(tm, "crane_transfer", 8)
+    requests = [t.leg_request(f"v{k}", g, 0.0) for k, g in enumerate(goals)]
+    results = plan_legs(RoutingGraph(tm), t.snapshot(), requests, max_expansions=t.max_expansions)
+    assert all(r.path is not None for r in results)
+    committed = [t.commit(r.request, r.path) for r in results]
+    assert all(c is not None for c in committed)
+    assert [c[-1] for c in committed] == goals
+    assert overlaps_of(t) == []
+
+
+def test_commit_refuses_a_stale_or_overtaken_result(track_map):
+    tm = track_map
+    t = traffic_with(tm, 2)
+    goals = stations(tm, "crane_transfer", 1)
+    # v0's request is planned on a snapshot; meanwhile v1 is planned live to the same
+    # station, so v0's path now meets v1's reservation at the goal for ever.
+    request = t.leg_request("v0", goals[0], 0.0)
+    (result,) = plan_legs(RoutingGraph(tm), t.snapshot(), [request], max_expansions=t.max_expansions)
+    cells, _ = t.plan_now(t.leg_request("v1", goals[0], 0.0))
+    assert cells is not None
+    before = t.table.count.copy()
+    assert t.commit(request, result.path) is None
+    assert np.array_equal(t.table.count, before)  # a refused commit leaves the table as it was
+    assert overlaps_of(t) == []
+    # A result for an older path version is stale whatever it contains.
+    t2 = traffic_with(tm, 1)
+    old = t2.leg_request("v0", goals[0], 0.0)
+    (result,) = plan_legs(RoutingGraph(tm), t2.snapshot(), [old], max_expansions=t2.max_expansions)
+    t2.plan_now(t2.leg_request("v0", stations(tm, "charger", 1)[0], 0.0))
+    t2.finish_leg("v0", 100.0)
+    assert t2.commit(old, result.path) is None
+
+
+def test_worker_returns_the_batch_and_raises_its_failures(track_map):
+    tm = track_map
+    t = traffic_with(tm, 4)
+    worker = PlanWorker(RoutingGraph(tm), max_expansions=t.max_expansions)
+    try:
+        goals = stations(tm, "handover", 4)
+        worker.submit(t.snapshot(), [t.leg_request(f"v{k}", g, 0.0) for k, g in enumerate(goals)])
+        assert worker.busy and worker.vehicles_in_flight == {"v0", "v1", "v2", "v3"}
+        with pytest.raises(RuntimeError):
+            worker.submit(t.snapshot(), [])
+        deadline = time.monotonic() + 30.0
+        results = None
+        while results is None and time.monotonic() < deadline:
+            results = worker.poll()
+            time.sleep(0.005)
+        assert results is not None and len(results) == 4 and not worker.busy
+        bad = LegRequest("v0", 0, 0, np.zeros(1, dtype=np.int32), 0, 0.0, tm.n_cells + 5, 0.0, 5.0)
+        worker.submit(t.snapshot(), [bad])
+        deadline = time.monotonic() + 30.0
+        with pytest.raises(Exception):
+            while time.monotonic() < deadline:
+                if worker.poll() is not None:
+                    break
+                time.sleep(0.005)
+    finally:
+        worker.close()
+
+
+def test_jobs_flow_when_every_leg_is_planned_by_the_worker():
+    # A zero budget sends every leg to the worker: the loop only commits results.
+    f = LockstepFleet(n_vehicles=6, config=CoreConfig(plan_budget_s=0.0, plan_in_worker=True))
+    try:
+        f.step()
+        for k, station in enumerate(["E1-T1", "E1-T2", "E2-T1"]):
+            f.control.call("container_arrival", {"container": f"W{k}", "direction": "export", "station": station})
+            f.control.call("customs_declaration", {"container": f"W{k}", "status": "released"})
+        c = f.core.containers
+        f.run_until(lambda: all(c[f"W{k}"].location_kind is Location.HANDOVER for k in range(3)))
+        assert f.core.kpi_log["replan_ms"]
+        assert f.cell_conflicts() == []
+    finally:
+        f.close()
