@@ -130,6 +130,8 @@ class FleetManager:
         self.speed_factor = 1.0
         self.set_speed: Callable[[float], None] | None = None
         self._dirty_containers: set[str] = set()
+        self._telemetry_dirty: set[str] = set()
+        self.container_docs: dict[str, dict[str, Any]] | None = None  # telemetry's documents, see state_doc
         self._dirty_jobs: set[str] = set()
         self._pending_events: list[tuple[float, str, dict[str, Any]]] = []
         self._pending_orders: list[tuple[str, str, int, float, dict[str, Any]]] = []
@@ -314,9 +316,16 @@ class FleetManager:
         if container is not None:
             self.containers[container.id] = container
             self._dirty_containers.add(container.id)
+            self._telemetry_dirty.add(container.id)
         if job is not None:
             self.jobs[job.id] = job
             self._dirty_jobs.add(job.id)
+
+    def take_telemetry_dirty(self) -> list[str]:
+        """Containers marked since the last call (telemetry rebuilds only their documents)."""
+        out = sorted(self._telemetry_dirty)
+        self._telemetry_dirty.clear()
+        return out
 
     def event(self, now: float, kind: str, doc: dict[str, Any]) -> None:
         self._pending_events.append((now, kind, doc))
