@@ -57,6 +57,8 @@ class Demand:
     hold_share: float = 0.0
     """Containers customs sends to the inspection hold."""
     peak_profile: tuple[float, ...] = FLAT_PROFILE
+    start_hour: int = 0
+    """Hour of the day at simulated time 0: a run shorter than a day can start at the peak."""
 
     @property
     def per_day(self) -> float:
@@ -69,7 +71,7 @@ class Demand:
 
     def rate_per_h(self, t_s: float) -> tuple[float, float]:
         """``(export, import)`` containers per hour at simulated time ``t_s`` (day repeats)."""
-        weight = self.peak_profile[int(t_s // SECONDS_PER_HOUR) % HOURS_PER_DAY]
+        weight = self.peak_profile[(self.start_hour + int(t_s // SECONDS_PER_HOUR)) % HOURS_PER_DAY]
         return self.export_per_day / HOURS_PER_DAY * weight, self.import_per_day / HOURS_PER_DAY * weight
 
     def expected_containers(self, t0_s: float, t1_s: float) -> float:
@@ -312,12 +314,20 @@ def _demand(t: _Table) -> Demand:
         import_per_day=t.number("import_per_day", minimum=0.0),
         perishable_deadline_h=t.number("perishable_deadline_h", default=6.0, minimum=0.0, exclusive=True),
         peak_profile=tuple(w / mean for w in profile),
+        start_hour=_hour(t),
         **shares,
     )
     if demand.per_day <= 0.0:
         raise t.error("export_per_day", "export_per_day + import_per_day must be positive")
     t.done()
     return demand
+
+
+def _hour(t: _Table) -> int:
+    hour = t.number("start_hour", default=0, minimum=0, maximum=HOURS_PER_DAY - 1)
+    if not hour.is_integer():
+        raise t.error("start_hour", f"must be a whole hour 0..23, got {hour:g}")
+    return int(hour)
 
 
 def _faults(t: _Table | None, duration_s: float) -> Faults:

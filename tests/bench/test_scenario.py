@@ -112,6 +112,10 @@ def test_expected_containers_follows_the_profile():
     assert peaky.expected_containers(0, 3600) == pytest.approx(200.0)
     assert peaky.expected_containers(0, 2 * 86400) == pytest.approx(4800.0)
     assert peaky.expected_containers(5, 5) == 0.0
+    # a run starting at 23:00 meets hour 0's peak in its second hour
+    late = Demand(export_per_day=2400, import_per_day=0, peak_profile=(2.0,) + (22 / 23,) * 23, start_hour=23)
+    assert late.expected_containers(3600, 7200) == pytest.approx(200.0)
+    assert late.expected_containers(0, 3600) == pytest.approx(100.0 * 22 / 23)
 
 
 def test_overrides_make_new_scenarios():
@@ -148,6 +152,8 @@ def _broken(tmp_path: Path, text: str) -> str:
         (("import_per_day = 240", "import_per_day = 240\npeak_profile = [1, 2]"), "demand.peak_profile: must be a list of 24"),
         (("import_per_day = 240", "import_per_day = 240\npeak_profile = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]"), "demand.peak_profile: needs at least one positive"),
         (("import_per_day = 240", "import_per_day = 240\nscan_share = 0.6\nlab_share = 0.6"), "scan_share + lab_share + hold_share"),
+        (("import_per_day = 240", "import_per_day = 240\nstart_hour = 6.5"), "demand.start_hour: must be a whole hour"),
+        (("import_per_day = 240", "import_per_day = 240\nstart_hour = 24"), "demand.start_hour: must be <= 23"),
         (("export_per_day = 240", "export_per_day = 0"), None),
         (("[demand]", "[demnd]"), "demand: missing"),
         (("import_per_day = 240", "import_per_day = 240\n[[faults.lane_blocks]]\nlanes = ['R2/002']\nstart_s = 7200\nduration_s = 60"), "faults.lane_blocks[0].start_s: starts at 7200 s"),
