@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
+import math
 import os
 import re
 import sys
@@ -157,6 +159,31 @@ def run_one(data: Path, name: str, scenario: str, agents: int, time_limit_s: flo
         lacam3_first_ratio=ref.first_ratio if ref else nan,
         lacam3_10s_ratio=ref.after_10s_ratio if ref else nan,
     )
+
+
+def _finite(value: object) -> object:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def mapf_report(rows: list[Row], time_limit_s: float, seed: int) -> dict[str, object]:
+    """The runs as a ``report.json`` like the scenarios' (docs/bench.md): identification,
+    headline KPIs, then the detail (one entry per map and agent count, every run)."""
+    groups = []
+    for name, n in sorted({(r.map, r.agents) for r in rows}, key=lambda k: (MAPS.index(k[0]) if k[0] in MAPS else 99, k[1])):
+        group = [r for r in rows if r.map == name and r.agents == n]
+        solved = [r for r in group if r.valid]
+        groups.append({
+            "map": name, "agents": n, "runs": len(group), "solved": len(solved),
+            "first_solution_ms_mean": _finite(float(np.mean([r.first_solution_ms for r in solved]))) if solved else None,
+            "first_over_lb_mean": _finite(float(np.mean([r.first_ratio for r in solved]))) if solved else None,
+            "final_over_lb_mean": _finite(float(np.mean([r.final_ratio for r in solved]))) if solved else None,
+        })
+    return {
+        "scenario": "mapf", "seed": seed, "time_limit_s": time_limit_s, "runs": len(rows),
+        "solved": sum(math.isfinite(r.first_solution_ms) for r in rows), "valid": sum(r.valid for r in rows),
+        "by_map_and_agents": groups,
+        "rows": [{k: _finite(v) for k, v in asdict(r).items()} for r in rows],
+    }
 
 
 def summarise(rows: list[Row]) -> None:
@@ -348,7 +375,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     summarise(rows)
     png = args.out.with_suffix(".png")
     plot(rows, png, {k: v for k, v in reference.items() if k[0] in args.maps})
-    print(f"\nwrote {args.out} and {png}")
+    report = args.out.with_name("report.json")
+    report.write_text(json.dumps(mapf_report(rows, time_limit, args.seed), indent=1, allow_nan=False) + "\n")
+    print(f"\nwrote {args.out}, {report} and {png}")
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -102,3 +103,19 @@ def test_mapf_is_delegated(monkeypatch):
 def test_mapf_missing_is_one_line(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "bench.mapf", None)
     _one_line_error(capsys, ["bench", "mapf"], "bench.mapf) are not available")
+
+
+MAPF_DATA = Path(__file__).resolve().parents[3] / "shared" / "mapf-benchmark"
+
+
+@pytest.mark.skipif(not MAPF_DATA.is_dir(), reason="shared/mapf-benchmark not beside the repo")
+def test_mapf_runs_write_a_report_like_the_scenarios(tmp_path):
+    out = tmp_path / "mapf" / "mapf.csv"
+    argv = ["bench", "mapf", "--", "--maps", "random-32-32-20", "--scenarios", "random-1", "--agents", "20",
+            "--time-limit-s", "1", "--out", str(out)]
+    assert main(argv) == 0
+    report = json.loads((out.parent / "report.json").read_text())
+    assert report["scenario"] == "mapf" and report["runs"] == 1 and report["valid"] == 1
+    (group,) = report["by_map_and_agents"]
+    assert group["map"] == "random-32-32-20" and group["agents"] == 20 and group["final_over_lb_mean"] >= 1.0
+    assert out.is_file() and out.with_suffix(".png").is_file()
