@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -176,6 +177,9 @@ class CoreTransport:
         Epoch seconds for VDA timestamps.
     session : int, optional
         This core's link session; random by default (a restart must change it).
+    context : zmq.Context, optional
+        Shared context (lockstep runs put the vehicles on ``inproc://`` endpoints of the
+        same context); it is left open on :meth:`close`. By default the transport has its own.
     """
 
     def __init__(
@@ -185,6 +189,7 @@ class CoreTransport:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         session: int | None = None,
+        context: zmq.Context | None = None,
     ) -> None:
         self.config = config = config or TransportConfig()
         self._clock = clock
@@ -208,7 +213,8 @@ class CoreTransport:
         for op, handler in (("ping", self._op_ping), ("snapshot", self._op_snapshot), ("links", self._op_links)):
             self._control_service.register(op, handler, Role.VIEWER)
         self._telemetry_store = TelemetryStore()
-        self._context = zmq.Context()
+        self._owns_context = context is None
+        self._context = zmq.Context() if context is None else context
         self._sockets: list[zmq.Socket] = []
         try:
             self._zap = self._open_zap() if self._security else None
@@ -272,11 +278,11 @@ class CoreTransport:
         )
 
     def close(self) -> None:
-        """Close every socket (linger 0) and the context."""
+        """Close every socket (linger 0) and the context unless it was given."""
         for sock in self._sockets:
             sock.close(linger=0)
         self._sockets.clear()
-        if not self._context.closed:
+        if self._owns_context and not self._context.closed:
             self._context.term()
 
     def __enter__(self) -> CoreTransport:
@@ -298,7 +304,9 @@ class CoreTransport:
         end = time.monotonic() + max(timeout_ms, 0) / 1000.0
         step_ms = max(1, int(self.config.housekeeping_interval_s * 1000))
         while True:
-            wait_ms = min(step_ms, max(0, int((end - time.monotonic()) * 1000)))
+            # Rounded up: truncating a remainder below 1 ms to 0 made the last millisecond
+            # of every call a busy loop of non-blocking polls.
+            wait_ms = min(step_ms, max(0, math.ceil((end - time.monotonic()) * 1000)))
             for sock, _ in self._poller.poll(wait_ms):
                 self._handlers[sock](result)
             self._housekeeping(result)
