@@ -136,6 +136,7 @@ class FleetManager:
         self._pending_events: list[tuple[float, str, dict[str, Any]]] = []
         self._pending_orders: list[tuple[str, str, int, float, dict[str, Any]]] = []
         self._next_assign_s = 0.0
+        self._plan_turn = 0
         self._next_publish_s = 0.0
         self._published: dict[str, Any] | None = None
         self.telemetry_seq = 0
@@ -207,7 +208,12 @@ class FleetManager:
                 self._start_leg(v, self.traffic.commit(request, result.path))
         deadline = self.perf() + self.config.plan_budget_s
         later = []
-        for vid in sorted(self.vehicles):
+        # The inline budget goes round: each tick starts one vehicle further on, so the
+        # same low ids do not always plan first (deterministic all the same).
+        order = sorted(self.vehicles)
+        turn = self._plan_turn % len(order) if order else 0
+        self._plan_turn += 1
+        for vid in order[turn:] + order[:turn]:
             v = self.vehicles[vid]
             if not self._needs_leg(v) or (worker is not None and vid in worker.vehicles_in_flight):
                 continue

@@ -65,7 +65,7 @@ class VehicleMode(str, Enum):
     OFFLINE = "offline"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Container:
     id: str
     direction: Direction

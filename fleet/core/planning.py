@@ -16,6 +16,7 @@ loop, not just interleaved with it.
 
 from __future__ import annotations
 
+import math
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -60,20 +61,38 @@ class LegResult:
     elapsed_ms: float
 
 
-def plan_legs(graph: RoutingGraph, table: ReservationTable, requests: list[LegRequest], *, max_expansions: int,
-              perf: Callable[[], float] = time.perf_counter) -> list[LegResult]:
-    """Plan ``requests`` in order on ``table`` (modified: each found path is reserved in it).
+def held_for_ever(table: ReservationTable, cell: int, owner: int) -> bool:
+    """Whether another owner blocks ``cell`` with no end (its path ends there or next to it).
 
-    Each request's own old path is taken out of the table first, as the live table does
-    when it plans the vehicle's next leg.
+    # PERF: a search to such a goal can only fail, after its whole expansion budget;
+    # checking the row first saved up to 20 ms a tick at 100 vehicles (bench/core.py).
+    """
+    n = int(table.count[cell])
+    return bool(np.any((table.end[cell, :n] == math.inf) & (table.owner[cell, :n] != owner)))
+
+
+def plan_legs(graph: RoutingGraph, table: ReservationTable, requests: list[LegRequest], *, max_expansions: int,
+              reserve: bool = True, perf: Callable[[], float] = time.perf_counter) -> list[LegResult]:
+    """Plan ``requests`` in order on ``table``.
+
+    Each search ignores the vehicle's own reservations (its finished path), so nothing
+    is taken out of the table for it; with ``reserve`` each found path then replaces the
+    vehicle's old one in ``table`` (a snapshot: the batch stays conflict-free in itself).
+    A failed search leaves the table as it was.
     """
     results = []
+    active = table.all_active()
     for request in requests:
         started = perf()
-        table.remove(request.owner, request.old_cells)
-        outcome = plan_vehicle(graph, table, request.task(), start_time_s=request.start_time_s, max_expansions=max_expansions)
-        path = outcome.path if outcome.code == FOUND else None
-        if path is not None:
+        path = None
+        if not held_for_ever(table, request.goal_cell, request.owner):
+            active[request.owner] = False
+            outcome = plan_vehicle(graph, table, request.task(), start_time_s=request.start_time_s, active=active,
+                                   max_expansions=max_expansions)
+            active[request.owner] = True
+            path = outcome.path if outcome.code == FOUND else None
+        if path is not None and reserve:
+            table.remove(request.owner, request.old_cells)
             reserve_path(table, request.owner, path)
         results.append(LegResult(request, path, (perf() - started) * 1000.0))
     return results

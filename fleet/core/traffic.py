@@ -28,7 +28,7 @@ import math
 import numpy as np
 
 from maps.trackmap import TrackMap
-from fleet.core.planning import LegRequest, plan_legs
+from fleet.core.planning import LegRequest, held_for_ever, plan_legs
 from planner.dependencies import build_dependency_graph, releasable
 from planner.reservations import ReservationTable
 from planner.sipp import FOUND, SEPARATION_S, RoutingGraph, plan_vehicle, reserve_path
@@ -105,31 +105,18 @@ class Traffic:
         old = self.paths[i]
         if int(self.done[i]) < old.n_steps:
             raise RuntimeError(f"{vid}: new leg requested before the current one is done")
-        if self._held_for_ever(int(goal_cell), i):
+        if held_for_ever(self.table, int(goal_cell), i):
             return None  # someone stands there (or next to it) for good: no search can end there yet
         return LegRequest(vid, i, self.version[i], old.cells, int(old.cells[-1]), float(old.arrive_s[-1]), int(goal_cell),
                           now, self._speed(laden), dwell_s)
 
-    def _held_for_ever(self, cell: int, owner: int) -> bool:
-        """Whether another owner blocks ``cell`` with no end (its path ends there or next to it).
-
-        # PERF: a search to such a goal can only fail after its whole expansion budget;
-        # checking the row first saved up to 20 ms a tick at 100 vehicles (bench/core.py).
-        """
-        n = int(self.table.count[cell])
-        row_end = self.table.end[cell, :n]
-        row_owner = self.table.owner[cell, :n]
-        return bool(np.any((row_end == math.inf) & (row_owner != owner)))
-
     def plan_now(self, request: LegRequest) -> tuple[list[int] | None, float]:
         """Plan ``request`` on the live table and commit it: the new path's cells (None when
         no path was found within the search limit) and the search's wall time in ms."""
-        (result,) = plan_legs(self.graph, self.table, [request], max_expansions=self.max_expansions)
-        i = request.owner
+        (result,) = plan_legs(self.graph, self.table, [request], max_expansions=self.max_expansions, reserve=False)
         if result.path is None:
-            reserve_path(self.table, i, self.paths[i])
             return None, result.elapsed_ms
-        self._install(i, request.goal_cell, result.path)
+        self._install(request.owner, request.goal_cell, result.path)
         return [int(c) for c in result.path.cells], result.elapsed_ms
 
     def snapshot(self) -> ReservationTable:
@@ -139,25 +126,27 @@ class Traffic:
     def commit(self, request: LegRequest, path: VehiclePath) -> list[int] | None:
         """Install ``path`` planned on a snapshot if it still fits: the vehicle's path is the
         one it was planned from, and no reservation made since overlaps it. The new
-        path's cells, or None (stale: ask again)."""
+        path's cells, or None (stale: ask again; nothing changed)."""
         i = request.owner
         if self.version[i] != request.version or request.vehicle in self.frozen:
             return None
-        old = self.paths[i]
-        self.table.remove(i, old.cells)
         occ_start, occ_end = path.occupancy()
         if self.table.first_overlap(path.cells, occ_start, occ_end, skip_owner=i)[0] >= 0:
-            reserve_path(self.table, i, old)
             return None
         self._install(i, request.goal_cell, path)
         return [int(c) for c in path.cells]
 
     def _install(self, i: int, goal_cell: int, path: VehiclePath) -> None:
+        """``path`` replaces vehicle ``i``'s finished one. The vehicle stands on its first
+        cell already, however early, so that cell is held from -inf (as a released step
+        is, see :meth:`_reserve_released`), never from the planned arrival only."""
+        self.table.remove(i, self.paths[i].cells)
         self.paths[i] = path
         self.goals[i] = int(goal_cell)
         self.done[i] = 0
         self.released[i] = 0
         reserve_path(self.table, i, path)
+        self._reserve_released(i, 0, 0)
         self._changed(i)
 
     def report_progress(self, vid: str, step: int) -> None:
@@ -264,6 +253,8 @@ class Traffic:
             new = prefix  # no way round yet: it stops at the end of what it was released
         self.paths[j] = new
         reserve_path(self.table, j, new)
+        # The kept steps are released: the vehicle may be on any of them at any time.
+        self._reserve_released(j, min(int(self.done[j]), keep), keep)
         self._changed(j)
 
     def replanned_cells(self, vid: str) -> list[int]:

@@ -122,3 +122,49 @@ def test_jobs_flow_when_every_leg_is_planned_by_the_worker():
         assert f.cell_conflicts() == []
     finally:
         f.close()
+
+
+def blocked_from_minus_inf(t: Traffic, cell: int, owner: int) -> bool:
+    n = int(t.table.count[cell])
+    return bool(np.any((t.table.owner[cell, :n] == owner) & (t.table.start[cell, :n] == -np.inf)))
+
+
+def test_standing_cell_stays_held_from_minus_inf_regression(track_map):
+    """Review finding: a refused commit, a failed search or a new leg re-reserved the cell a
+    vehicle stands on from its *planned* arrival only, so a vehicle that got there early
+    could be planned (and released) into."""
+    tm = track_map
+    t = traffic_with(tm, 3)
+    goals = stations(tm, "crane_transfer", 2)
+    cells, _ = t.plan_now(t.leg_request("v0", goals[0], 0.0))
+    assert cells is not None and blocked_from_minus_inf(t, cells[0], 0)  # a new leg: its first cell
+    t.finish_leg("v0", 50.0)
+    # a failed search (goal held for ever by v0's standing path) changes nothing
+    before = (t.table.start.copy(), t.table.count.copy())
+    assert t.leg_request("v1", goals[0], 0.0) is None
+    (result,) = plan_legs(RoutingGraph(tm), t.table, [LegRequest("v1", 1, t.version[1], t.paths[1].cells, int(t.paths[1].cells[-1]),
+                                                                 0.0, goals[0], 0.0, 5.0)], max_expansions=2000)
+    assert result.path is None
+    assert np.array_equal(t.table.start, before[0]) and np.array_equal(t.table.count, before[1])
+    # a refused commit changes nothing either
+    request = t.leg_request("v2", goals[1], 0.0)
+    (result,) = plan_legs(RoutingGraph(tm), t.snapshot(), [request], max_expansions=t.max_expansions)
+    live, _ = t.plan_now(t.leg_request("v1", goals[1], 0.0))
+    assert live is not None
+    before = (t.table.start.copy(), t.table.count.copy())
+    assert t.commit(request, result.path) is None
+    assert np.array_equal(t.table.start, before[0]) and np.array_equal(t.table.count, before[1])
+
+
+def test_a_failed_search_in_a_batch_keeps_the_vehicle_in_the_snapshot(track_map):
+    tm = track_map
+    t = traffic_with(tm, 2)
+    snapshot = t.snapshot()
+    v0_cell = int(t.paths[0].cells[-1])
+    impossible = LegRequest("v0", 0, t.version[0], t.paths[0].cells, v0_cell, 0.0, v0_cell, 0.0, 5.0)
+    # v0 asks for a goal another owner holds for ever: no search, and v0 stays reserved
+    snapshot.add(5, np.array([v0_cell], dtype=np.int32), np.array([0.0]), np.array([np.inf]))
+    (result,) = plan_legs(RoutingGraph(tm), snapshot, [impossible], max_expansions=100)
+    assert result.path is None
+    n = int(snapshot.count[v0_cell])
+    assert 0 in snapshot.owner[v0_cell, :n]
