@@ -30,7 +30,9 @@ A container's life here:
   sampling or inspection is over. A few e-seals report a tamper.
 
 ``send`` may return False to say the core refused an event; a refused departure is
-retried (the truck waits at the gate). All randomness comes from generators seeded by
+retried (the truck waits at the gate). A sender that learns of a refusal later (a
+request over the control API, answered in the core's next tick) calls
+:meth:`Terminal.refused` instead. All randomness comes from generators seeded by
 ``(seed, subsystem)``: a lockstep run is reproducible event for event.
 """
 
@@ -53,8 +55,13 @@ MAX_DEPARTURE_RETRIES = 12
 
 
 def split_event(event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """A feed event as a control-API call: ``(op, args)`` (``op`` is its ``cmd``)."""
-    return event["cmd"], {k: v for k, v in event.items() if k != "cmd"}
+    """A feed event as a control-API call: ``(op, args)`` (``op`` is its ``cmd``).
+
+    Arguments without a value (``deadline_s`` of a box that is not perishable) are left
+    out: the control API has no ``null`` and refuses a request carrying one, and a missing
+    optional argument means the same to the handlers.
+    """
+    return event["cmd"], {k: v for k, v in event.items() if k != "cmd" and v is not None}
 
 
 @dataclass(frozen=True)
@@ -361,14 +368,25 @@ class Terminal:
 
     def _on_departed(self, box: Box) -> None:
         box.where = "truck"
-        answer = self._emit("container_departure", container=box.id)
-        if answer is False:
-            self._count("departures_refused")
-            box.departure_tries += 1
-            if box.departure_tries < MAX_DEPARTURE_RETRIES:
-                self._at(self.now_s + self.config.retry_s, "departed", box)
+        if self._emit("container_departure", container=box.id) is False:
+            self._departure_refused(box)
             return
         box.where = "gone"
+
+    def _departure_refused(self, box: Box) -> None:
+        self._count("departures_refused")
+        box.departure_tries += 1
+        if box.departure_tries < MAX_DEPARTURE_RETRIES:
+            self._at(self.now_s + self.config.retry_s, "departed", box)
+
+    def refused(self, event: dict[str, Any]) -> None:
+        """The core refused ``event`` after ``send`` had returned (a sender that gets its
+        answers later, e.g. over the control API in lockstep): a refused departure is
+        retried as if ``send`` had returned False, from the terminal's current time."""
+        box = self.boxes.get(event.get("container", ""))
+        if event.get("cmd") == "container_departure" and box is not None and box.where == "gone":
+            box.where = "truck"
+            self._departure_refused(box)
 
     # ------------------------------------------------------------------ vehicles at stations
     def service(self, request: ServiceRequest) -> ServiceOutcome:

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from bench.kpi import compute_report
     from bench.plots import draw_run_plots
     from bench.record import save_record
-    from bench.runner import Run, STEP_S
+    from bench.runner import LOOPBACK, Run, STEP_S
     from bench.scenario import load_scenario
     from maps.errors import InputError
     from maps.render import render_map
@@ -48,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     started = time.perf_counter()
-    sim = Run(scenario)
+    # The control room (another context) reaches the control API over loopback TCP;
+    # headless, it stays inproc and the run is reproducible.
+    sim = Run(scenario, control_endpoint=None if args.headless else LOOPBACK)
     try:
         if args.headless or not _windowed(sim, args, console):
             steps = int(round(scenario.duration_s / STEP_S))

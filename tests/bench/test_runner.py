@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections import Counter
+
 import numpy as np
+import pytest
 
 from bench.kpi import compute_report
-from bench.runner import run_scenario
-from bench.scenario import load_scenario
+from bench.runner import STEP_S, Run, run_scenario, vehicle_faults
+from bench.scenario import Faults, LaneBlock, SpeedChange, load_scenario
 from fleet.cli import main
+from maps.errors import ScenarioError
+from sim.faults import FaultKind
 
 DESIGN_KEYS = ("scenario", "seed", "vehicles", "sim_duration_s", "wall_s", "sim_speed_factor", "containers_crossed",
                "moves_per_h", "clearance_time_h_p50", "clearance_time_h_p95", "replan_ms_p50", "replan_ms_p99",
@@ -51,3 +57,45 @@ def test_igv_run_opens_the_control_room(tmp_path, monkeypatch):
     assert main(["run", "--vehicles", "2", "--duration-s", "30", "--speed", "100", "--frames", "30", "--out", str(out)]) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["vehicles"] == 2 and report["sim_duration_s"] > 0
+
+
+def test_scenario_vehicle_faults_become_the_fleets_fault_schedule():
+    faults = vehicle_faults(load_scenario("disruption")).faults
+    counts = Counter((f.kind, f.start_s) for f in faults)
+    assert counts[(FaultKind.STALL, 30600.0)] == 4  # 10 % of 40
+    assert counts[(FaultKind.COMM_LOSS, 27000.0)] == 10 and counts[(FaultKind.COMM_LOSS, 54000.0)] == 40
+    slow = [f for f in vehicle_faults(load_scenario("storm")).faults if f.kind is FaultKind.SLOW]
+    assert len(slow) == 40 and {f.speed_factor for f in slow} == {0.6}
+
+
+def test_a_speed_up_is_refused_in_one_line():
+    scenario = dataclasses.replace(load_scenario("smoke"), faults=Faults(speed_changes=(SpeedChange(0.0, 60.0, factor=1.5),)))
+    with pytest.raises(ScenarioError, match="speed_changes"):
+        vehicle_faults(scenario)
+
+
+def test_lane_blocks_switch_the_cores_lanes_on_time():
+    scenario = dataclasses.replace(load_scenario("smoke").with_duration(20.0),
+                                   faults=Faults(lane_blocks=(LaneBlock(5.0, 10.0, lanes=("R2/002",)),)))
+    run = Run(scenario)
+    try:
+        for _ in range(round(20.0 / STEP_S)):
+            run.step()
+    finally:
+        run.close()
+    switches = [(t, kind) for t, kind, _ in run.core.event_log if kind.endswith("block_lane")]
+    assert switches == [(5.0, "block_lane"), (15.0, "unblock_lane")]
+    assert not run.core.blocked_lanes
+
+
+def test_the_terminal_speaks_the_control_api():
+    run = Run(load_scenario("smoke").with_duration(60.0))
+    try:
+        for _ in range(round(60.0 / STEP_S)):
+            run.step()
+        requests = run.transport.stats().control_requests
+    finally:
+        run.close()
+    served = [event for t, event in run.terminal.log if t < 60.0]  # the last step's go in the next tick
+    assert len(served) >= 2 and requests == len(served) and run.feed_refused == 0
+    assert sum(kind == "arrival" for _, kind, _ in run.core.event_log) >= 1

@@ -13,7 +13,7 @@ from sim.customs_model import CustomsConfig
 from sim.demand import ContainerArrival, Demand, DemandConfig
 from sim.equipment import ArmgCrane, Server
 from sim.service import ServiceRequest
-from sim.terminal import Terminal, TerminalConfig
+from sim.terminal import Terminal, TerminalConfig, split_event
 
 RELEASE_ALL = CustomsConfig(scan_share=0.0, lab_share=0.0, hold_share=0.0, tamper_share=0.0)
 
@@ -169,6 +169,30 @@ def test_refused_departure_is_retried(default_map):
     t.advance(30000.0)
     assert len(feed.of("container_departure")) == 3 and t.counts["departures_refused"] == 2
     assert t.boxes["DXAU0000010"].where == "gone"
+
+
+def test_a_departure_refused_later_is_retried_like_one_refused_at_once(default_map):
+    feed = Feed()
+    t = Terminal(default_map, [box("DXAU0000010", "import", 0.0)], feed, config=TerminalConfig(customs=RELEASE_ALL), seed=7)
+    t.advance(10.0)
+    station = feed.of("container_arrival")[0]["station"]
+    t.service(request("pick", station, "DXAU0000010", 20.0, "handover"))
+    t.service(request("drop", "I1-T1", "DXAU0000010", 300.0, "crane_transfer"))
+    while not feed.of("container_departure"):
+        t.advance(t.now_s + 60.0)
+    [first] = feed.of("container_departure")
+    assert t.boxes["DXAU0000010"].where == "gone"
+    t.refused(first)  # the answer of the core's next tick
+    assert t.boxes["DXAU0000010"].where == "truck" and t.counts["departures_refused"] == 1
+    t.advance(t.now_s + TerminalConfig().retry_s + 1.0)
+    assert len(feed.of("container_departure")) == 2 and t.boxes["DXAU0000010"].where == "gone"
+
+
+def test_feed_events_split_into_control_calls_without_nulls():
+    op, args = split_event({"cmd": "container_arrival", "event_id": "sim-0000001", "container": "DXAU0000010",
+                            "deadline_s": None, "perishable": False})
+    assert op == "container_arrival"
+    assert args == {"event_id": "sim-0000001", "container": "DXAU0000010", "perishable": False}
 
 
 def test_handover_backlog_waits_for_a_free_station(default_map):
