@@ -114,7 +114,8 @@ class Run:
         d = scenario.demand
         demand = Demand(DemandConfig(export_per_day=d.export_per_day, import_per_day=d.import_per_day,
                                      perishable_share=d.perishable_share, reefer_share=d.reefer_share,
-                                     perishable_deadline_h=d.perishable_deadline_h, peak_profile=tuple(d.peak_profile)),
+                                     perishable_deadline_h=d.perishable_deadline_h, peak_profile=tuple(d.peak_profile),
+                                     start_hour=d.start_hour),
                         seed=scenario.seed)
         self.terminal = Terminal(self.map, demand, self._feed, seed=scenario.seed)
         self.vehicles = build_fleet(self.map, scenario.vehicles, seed=scenario.seed, service=self.terminal.service,
@@ -137,7 +138,7 @@ class Run:
         self.yard: list[list[float]] = []
         self.blocks = tuple(z.id for z in self.map.zones_of_kind("yard_block"))
         self.waits: list[Wait] = []
-        self._waiting_since: dict[str, float] = {}
+        self._waiting_since: dict[str, tuple[float, tuple[str, ...]]] = {}  # vehicle -> (since, waiting on)
         self._next_sample_s = 0.0
         self.feed_refused = 0
         self.phase_wall_s = {"core_tick": 0.0, "firmware": 0.0, "recording": 0.0}
@@ -188,11 +189,21 @@ class Run:
             self.rows[v.serial].append([now, x, y, h])
         for vid, rt in self.core.vehicles.items():
             waiting = rt.record.mode is VehicleMode.WAITING
-            if waiting and vid not in self._waiting_since:
-                self._waiting_since[vid] = now
-            elif not waiting and vid in self._waiting_since:
-                start = self._waiting_since.pop(vid)
-                self.waits.append((vid, start, now, tuple(self._waiting_on(vid))))
+            # A wait is recorded with whom it waits on *while* it waits: when that changes
+            # (the dependency graph is rebuilt), the interval is split. Taking the set once,
+            # at the wait's end, mixed graphs of different times and made the detector see
+            # cycles that never existed (peak_2030, 2 h: two "cycles" that resolved).
+            open_wait = self._waiting_since.get(vid)
+            if waiting:
+                on = tuple(self._waiting_on(vid))
+                if open_wait is None:
+                    self._waiting_since[vid] = (now, on)
+                elif open_wait[1] != on:
+                    self.waits.append((vid, open_wait[0], now, open_wait[1]))
+                    self._waiting_since[vid] = (now, on)
+            elif open_wait is not None:
+                del self._waiting_since[vid]
+                self.waits.append((vid, open_wait[0], now, open_wait[1]))
         if now >= self._next_sample_s:
             self._next_sample_s = now + SAMPLE_S
             counts = [0.0] * len(STATE_NAMES)
@@ -220,8 +231,8 @@ class Run:
 
     def record(self, wall_s: float) -> RunRecord:
         now = self.clock.now_s()
-        for vid, start in sorted(self._waiting_since.items()):
-            self.waits.append((vid, start, now, tuple(self._waiting_on(vid))))
+        for vid, (start, on) in sorted(self._waiting_since.items()):
+            self.waits.append((vid, start, now, on))
         core = self.core
         misses = sum(1 for c in core.containers.values()
                      if c.perishable and c.deadline_s is not None and (c.cleared_s if c.cleared_s is not None else now) > c.deadline_s)

@@ -124,8 +124,8 @@ def _on_state(m: "FleetManager", serial: str, state: State, now: float) -> None:
                 r.mode = VehicleMode.LOADING if leg.action is not None and not leg.action_done else VehicleMode.IDLE
     elif r.mode is VehicleMode.CHARGING:
         pass
-    elif r.mode in (VehicleMode.MOVING, VehicleMode.WAITING, VehicleMode.LOADING):
-        r.mode = VehicleMode.IDLE
+    elif r.mode in (VehicleMode.MOVING, VehicleMode.WAITING, VehicleMode.LOADING) or (r.mode is VehicleMode.PAUSED and not r.paused):
+        r.mode = VehicleMode.IDLE  # no leg to follow (done, or taken away while it was held)
     if r.paused and r.mode not in (VehicleMode.OFFLINE, VehicleMode.FAULT):
         r.mode = VehicleMode.PAUSED
 

@@ -3,8 +3,7 @@ lockstep on the default map with ``day_2026``'s demand. Containers cross both wa
 times are recorded, the geometric checker finds no contact in any vehicle's trajectory, the
 detector finds no deadlock in the recorded waits, and no container is lost. A faulted run
 (breakdowns, link losses, a lane block) stays collision-free, loses nothing and hands the
-broken-down vehicles' jobs to others; that such a job is then finished is expected to fail
-until the core leaves PAUSED when a vehicle's post-fault hold is lifted (see the xfail).
+broken-down vehicles' jobs to others, which finish them.
 
 The 4-hour and the faulted runs are ``slow``; a 40-minute run keeps the same checks in the
 default test run.
@@ -134,10 +133,6 @@ def test_faulted_two_hours_stay_safe_and_reassign_the_broken_down_vehicles_jobs(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="core bug: a vehicle held after a FATAL fault (it reports paused: true) stays in "
-                                       "mode PAUSED after the core's cancelOrder lifts the hold (fleet/core/ingest.py "
-                                       "_on_state never leaves PAUSED), so it gets no work and stands on its lane for "
-                                       "good; routes through it fail and the fleet's throughput collapses")
 def test_faulted_two_hours_finish_a_broken_down_vehicles_job_on_another(faulted_run):
     outcome, broken = faulted_run
     events = outcome.run.core.event_log

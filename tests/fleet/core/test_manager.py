@@ -134,3 +134,20 @@ def test_bad_control_input_changes_nothing(fleet, op, args, message):
     with pytest.raises(InputError, match=message):
         f.control.call(op, args)
     assert (dict(f.core.containers), dict(f.core.jobs), set(f.core.blocked_lanes), len(f.core.alerts)) == before
+
+
+def test_vehicle_paused_without_a_leg_is_idle_again_after_resume_regression(fleet):
+    """Found by the faulted end-to-end run: a vehicle held (paused) while it had no leg
+    stayed PAUSED in the core for good once the hold was lifted, so it got no more work
+    and its standing reservation blocked its lane."""
+    f = fleet
+    vid = f.vehicles[0].serial
+    f.run_until(lambda: vid in f.core.vehicles, 20)
+    f.control.call("pause", {"vehicle": vid})
+    f.run_until(lambda: f.core.vehicles[vid].record.mode is VehicleMode.PAUSED, 10)
+    f.control.call("resume", {"vehicle": vid})
+    f.run_until(lambda: f.core.vehicles[vid].record.mode is VehicleMode.IDLE, 10)
+    # and it takes work again
+    arrive(f, "AFTER", "export", "E1-T1")
+    c = f.core.containers
+    f.run_until(lambda: c["AFTER"].location_kind is Location.HANDOVER)
