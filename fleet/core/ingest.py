@@ -122,12 +122,42 @@ def _on_state(m: "FleetManager", serial: str, state: State, now: float) -> None:
                 r.mode = VehicleMode.MOVING if state.driving else VehicleMode.WAITING
             else:
                 r.mode = VehicleMode.LOADING if leg.action is not None and not leg.action_done else VehicleMode.IDLE
-    elif r.mode is VehicleMode.CHARGING:
-        pass
-    elif r.mode in (VehicleMode.MOVING, VehicleMode.WAITING, VehicleMode.LOADING) or (r.mode is VehicleMode.PAUSED and not r.paused):
-        r.mode = VehicleMode.IDLE  # no leg to follow (done, or taken away while it was held)
+    else:
+        if leg is not None:
+            _resend_if_rejected(m, v, state, now)
+        idle_again = r.mode in (VehicleMode.MOVING, VehicleMode.WAITING, VehicleMode.LOADING) or (r.mode is VehicleMode.PAUSED and not r.paused)
+        if idle_again:
+            r.mode = VehicleMode.IDLE  # no leg to follow (done, or taken away while it was held)
     if r.paused and r.mode not in (VehicleMode.OFFLINE, VehicleMode.FAULT):
         r.mode = VehicleMode.PAUSED
+
+
+ORDER_ERRORS = frozenset({"orderError", "orderUpdateError", "noRouteError", "validationError"})
+"""VDA 5050 error types with which a vehicle refuses an order."""
+RESEND_GUARD_S = 5.0
+"""After re-sending a refused order, states older than this may still show the refusal."""
+
+
+def _resend_if_rejected(m: "FleetManager", v: "VehicleRuntime", state: State, now: float) -> None:
+    """The vehicle refused the current leg's order (typically: it still holds an older
+    order whose horizon was cut): cancel whatever it holds and send the leg again.
+
+    Without this the leg stays released on the core's side only, and everyone whose
+    steps depend on it waits for ever.
+    """
+    leg = v.leg
+    if leg is None or leg.update_id < 0 or now < leg.resend_after_s:
+        return
+    refused = any(e.error_type in ORDER_ERRORS and any(ref.reference_key == "orderId" and ref.reference_value == leg.order_id
+                                                       for ref in e.error_references)
+                  for e in state.errors)
+    if not refused:
+        return
+    m.instant(v.record.id, "cancelOrder")
+    leg.update_id, leg.base_end = -1, -1  # the next release sends the whole order again
+    leg.rejections += 1
+    leg.resend_after_s = now + RESEND_GUARD_S
+    m.event(now, "order_refused", {"vehicle": v.record.id, "order": leg.order_id, "times": leg.rejections})
 
 
 def update_vehicles(m: "FleetManager", now: float) -> None:
@@ -160,7 +190,10 @@ def _finish_task(m: "FleetManager", v: "VehicleRuntime", now: float) -> None:
     v.cell = v.leg.cells[-1]
     v.leg = None
     if v.agenda and m.map.station_cell_of(v.agenda[0].station) != v.cell:
-        return  # the leg was cut short (rerouted around a stopped vehicle): plan the rest
+        # The leg was cut short (rerouted around a stopped vehicle): the vehicle still holds
+        # the old horizon, so its order is not finished and it would refuse the next one.
+        m.instant(vid, "cancelOrder")
+        return
     task = v.agenda.pop(0) if v.agenda else None
     if v.record.station and m.station_claims.get(v.record.station) == vid:
         del m.station_claims[v.record.station]

@@ -49,6 +49,10 @@ def quiet_gc() -> None:
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
 
+STUCK_AFTER_FAILURES = 4
+"""Leg searches in a row that find nothing before a vehicle counts as stuck."""
+UNSTICK_INTERVAL_S = 5.0
+"""How often stuck vehicles are planned together (a group search costs a few searches)."""
 MUST_VACATE = frozenset({"crane_transfer", "scanner_bay", "handover", "lab_bay", "inspection_bay", "truck_exchange"})
 """Station kinds a vehicle must leave after its work there (others queue for them)."""
 
@@ -73,6 +77,8 @@ class Leg:
     progress: int = 0  # last step the vehicle reported reaching
     action_done: bool = False
     order_cache: dict = field(default_factory=dict)  # build_order's nodes and edges of this leg
+    rejections: int = 0  # times the vehicle refused this leg's order (see ingest._resend_if_rejected)
+    resend_after_s: float = 0.0
 
 
 @dataclass
@@ -84,6 +90,7 @@ class VehicleRuntime:
     agenda: list[Task] = field(default_factory=list)
     leg: Leg | None = None
     legs_issued: int = 0
+    plan_failures: int = 0  # leg searches in a row that found nothing (see FleetManager._unstick)
     offline_since_s: float | None = None
     estopped: bool = False
 
@@ -137,6 +144,7 @@ class FleetManager:
         self._pending_orders: list[tuple[str, str, int, float, dict[str, Any]]] = []
         self._next_assign_s = 0.0
         self._plan_turn = 0
+        self._next_unstick_s = 0.0
         self._next_publish_s = 0.0
         self._published: dict[str, Any] | None = None
         self.telemetry_seq = 0
@@ -219,6 +227,7 @@ class FleetManager:
                 continue
             request = self.traffic.leg_request(vid, self.map.station_cell_of(v.agenda[0].station), now, laden=v.record.laden)
             if request is None:
+                v.plan_failures += not self.traffic.is_frozen(vid)  # its goal is held for ever
                 continue
             if worker is not None and self.perf() > deadline:
                 later.append(request)
@@ -228,6 +237,34 @@ class FleetManager:
             self._start_leg(v, cells)
         if later and worker is not None and not worker.busy:
             worker.submit(self.traffic.snapshot(), later)
+        self._unstick(now)
+
+    def _unstick(self, now: float) -> None:
+        """Vehicles whose searches keep failing may be standing in one another's way (each
+        stands for ever as far as the table knows): plan them as one group."""
+        if now < self._next_unstick_s:
+            return
+        in_flight = self.plan_worker.vehicles_in_flight if self.plan_worker is not None else frozenset()
+        stuck = [vid for vid in sorted(self.vehicles) if self.vehicles[vid].plan_failures >= STUCK_AFTER_FAILURES
+                 and self._needs_leg(self.vehicles[vid]) and vid not in in_flight]
+        if len(stuck) < 2:
+            return
+        self._next_unstick_s = now + UNSTICK_INTERVAL_S
+        requests = []
+        for vid in stuck:
+            v = self.vehicles[vid]
+            request = self.traffic.leg_request(vid, self.map.station_cell_of(v.agenda[0].station), now, laden=v.record.laden,
+                                               check_goal=False)
+            if request is not None:
+                requests.append(request)
+        started = self.perf()
+        planned = self.traffic.plan_group(requests) if len(requests) >= 2 else None
+        self.kpi_log["replan_ms"].append((self.perf() - started) * 1000.0)
+        if planned is None:
+            return
+        for request, cells in zip(requests, planned):
+            self._start_leg(self.vehicles[request.vehicle], cells)
+        self.event(now, "unstuck", {"vehicles": [r.vehicle for r in requests]})
 
     @staticmethod
     def _needs_leg(v: VehicleRuntime) -> bool:
@@ -236,7 +273,9 @@ class FleetManager:
 
     def _start_leg(self, v: VehicleRuntime, cells: list[int] | None) -> None:
         if cells is None:
+            v.plan_failures += 1
             return  # no route yet (search limit, or a stale snapshot result): next tick
+        v.plan_failures = 0
         vid = v.record.id
         task = v.agenda[0]
         v.legs_issued += 1
@@ -257,7 +296,7 @@ class FleetManager:
             order = build_order(self.map, vid, leg.order_id, leg.update_id + 1, leg.cells, first, limit, leg.action, speed,
                                 self.config.horizon_steps, cache=leg.order_cache)
             self.transport.send_order(vid, order)
-            if leg.update_id < 0 and v.agenda and v.agenda[0].job:
+            if leg.update_id < 0 and leg.rejections == 0 and v.agenda and v.agenda[0].job:
                 self.event(now, "leg_released", {"job": v.agenda[0].job, "vehicle": vid, "action": v.agenda[0].action})
             leg.update_id += 1
             leg.base_end = limit
