@@ -154,10 +154,14 @@ def _resend_if_rejected(m: "FleetManager", v: "VehicleRuntime", state: State, no
     if not refused:
         return
     m.instant(v.record.id, "cancelOrder")
-    leg.update_id, leg.base_end = -1, -1  # the next release sends the whole order again
+    # The next release sends the whole leg again under a new order id: a vehicle that
+    # did hold the refused id (then cancelled) would take a repeat of it for a duplicate.
+    v.legs_issued += 1
+    leg.order_id = f"{v.record.id}-{m.boot}-o{v.legs_issued}"
+    leg.update_id, leg.base_end = -1, -1
     leg.rejections += 1
     leg.resend_after_s = now + RESEND_GUARD_S
-    m.event(now, "order_refused", {"vehicle": v.record.id, "order": leg.order_id, "times": leg.rejections})
+    m.event(now, "order_refused", {"vehicle": v.record.id, "resent_as": leg.order_id, "times": leg.rejections})
 
 
 def update_vehicles(m: "FleetManager", now: float) -> None:

@@ -151,3 +151,41 @@ def test_vehicle_paused_without_a_leg_is_idle_again_after_resume_regression(flee
     arrive(f, "AFTER", "export", "E1-T1")
     c = f.core.containers
     f.run_until(lambda: c["AFTER"].location_kind is Location.HANDOVER)
+
+
+def test_a_refused_order_is_cancelled_and_sent_again_regression(fleet):
+    """Found by the faulted end-to-end run: a vehicle still holding an older order (its
+    horizon cut by a reroute) refused the next leg's order; the leg stayed released on the
+    core's side only and everybody depending on it waited for ever."""
+    from types import SimpleNamespace
+
+    from fleet.core.ingest import RESEND_GUARD_S, _resend_if_rejected
+    from fleet.messages import AgvError, ErrorLevel, ErrorReference
+
+    f = fleet
+    f.step()
+    arrive(f, "REF", "export", "E1-T1")
+    m = f.core
+    f.run_until(lambda: any(v.leg is not None and v.leg.update_id >= 0 for v in m.vehicles.values()))
+    vid = next(k for k, v in m.vehicles.items() if v.leg is not None and v.leg.update_id >= 0)
+    leg = m.vehicles[vid].leg
+    sent: list[tuple[str, object]] = []
+    real_instant, real_order = m.transport.send_instant_actions, m.transport.send_order
+    m.transport.send_instant_actions = lambda v, msg: (sent.append(("instant", msg)), real_instant(v, msg))[1]
+    m.transport.send_order = lambda v, msg: (sent.append(("order", msg)), real_order(v, msg))[1]
+    refusal = AgvError(error_type="orderError", error_level=ErrorLevel.WARNING, error_references=(
+        ErrorReference(reference_key="orderId", reference_value=leg.order_id),))
+    now = m.clock()
+    _resend_if_rejected(m, m.vehicles[vid], SimpleNamespace(errors=(refusal,)), now)
+    assert [kind for kind, _ in sent] == ["instant"] and sent[0][1].actions[0].action_type == "cancelOrder"
+    refused_id = refusal.error_references[0].reference_value
+    assert leg.update_id == -1 and leg.rejections == 1 and leg.order_id != refused_id
+    # a stale state still showing the refusal within the guard changes nothing
+    _resend_if_rejected(m, m.vehicles[vid], SimpleNamespace(errors=(refusal,)), now + RESEND_GUARD_S / 2)
+    assert leg.rejections == 1
+    f.step()  # the release phase sends the whole order again, from its first node
+    orders = [msg for kind, msg in sent if kind == "order"]
+    assert orders and orders[0].order_id == leg.order_id and orders[0].nodes[0].sequence_id == 0
+    # and the job still completes
+    c = m.containers
+    f.run_until(lambda: c["REF"].location_kind is Location.HANDOVER)

@@ -168,3 +168,50 @@ def test_a_failed_search_in_a_batch_keeps_the_vehicle_in_the_snapshot(track_map)
     assert result.path is None
     n = int(snapshot.count[v0_cell])
     assert 0 in snapshot.owner[v0_cell, :n]
+
+
+def test_vehicles_standing_in_one_anothers_way_are_planned_as_a_group(tmp_path):
+    """On a one-way loop A stands where B must pass and B where A must pass: one at a
+    time neither can be planned (each stands for ever as far as the table knows);
+    together they can, and nothing overlaps."""
+    import json
+
+    from maps import load_track_map
+    from maps.builder import MapBuilder
+
+    b = MapBuilder(name="loop", cell_length_m=8.0)
+    for name, x, y in (("w", 0, 0), ("e", 200, 0), ("e2", 200, 40), ("w2", 0, 40)):
+        b.node(name, x, y)
+    b.lane("south", "w", "e", speed_limit_mps=8.3)
+    b.lane("east", "e", "e2", speed_limit_mps=4.0)
+    b.lane("north", "e2", "w2", speed_limit_mps=8.3)
+    b.lane("west", "w2", "w", speed_limit_mps=4.0)
+    path = tmp_path / "loop.geojson"
+    path.write_text(json.dumps(b.geojson()))
+    tm = load_track_map(path)
+    xy = tm.cell_xy - tm.cell_xy.min(axis=0)  # metres from the loop's south-west corner
+    south = [c for c in range(tm.n_cells) if xy[c, 1] < 1.0]
+    north = [c for c in range(tm.n_cells) if xy[c, 1] > 39.0]
+    a = min(south, key=lambda c: abs(xy[c, 0] - 100.0))
+    bb = min(north, key=lambda c: abs(xy[c, 0] - 100.0))
+    t = Traffic(tm)
+    t.add_vehicle("A", a, 0.0)
+    t.add_vehicle("B", bb, 0.0)
+    # each one's goal lies beyond the other, round the loop
+    goal_a = min(north, key=lambda c: abs(xy[c, 0] - 40.0))
+    goal_b = min(south, key=lambda c: abs(xy[c, 0] - 160.0))
+    ra, rb = t.leg_request("A", goal_a, 10.0), t.leg_request("B", goal_b, 10.0)
+    assert t.plan_now(ra)[0] is None and t.plan_now(rb)[0] is None
+    before = (t.table.start.copy(), t.table.count.copy())
+    planned = t.plan_group([ra, rb])
+    assert planned is not None and planned[0][-1] == goal_a and planned[1][-1] == goal_b
+    assert overlaps_of(t) == []
+    # all or none: a group that cannot be planned leaves the table as it was
+    t2 = Traffic(tm)
+    t2.add_vehicle("A", a, 0.0)
+    t2.add_vehicle("B", bb, 0.0)
+    east = [c for c in range(tm.n_cells) if xy[c, 0] > 190.0 and 10.0 < xy[c, 1] < 30.0]  # up the east end
+    t2.set_blocked_cells(np.array(east[:1]))
+    before = (t2.table.start.copy(), t2.table.count.copy())
+    assert t2.plan_group([t2.leg_request("A", goal_a, 10.0), t2.leg_request("B", goal_b, 10.0)]) is None
+    assert np.array_equal(t2.table.start, before[0]) and np.array_equal(t2.table.count, before[1])
