@@ -134,8 +134,6 @@ def _on_state(m: "FleetManager", serial: str, state: State, now: float) -> None:
 
 ORDER_ERRORS = frozenset({"orderError", "orderUpdateError", "noRouteError", "validationError"})
 """VDA 5050 error types with which a vehicle refuses an order."""
-RESEND_GUARD_S = 5.0
-"""After re-sending a refused order, states older than this may still show the refusal."""
 
 
 def _resend_if_rejected(m: "FleetManager", v: "VehicleRuntime", state: State, now: float) -> None:
@@ -146,7 +144,7 @@ def _resend_if_rejected(m: "FleetManager", v: "VehicleRuntime", state: State, no
     steps depend on it waits for ever.
     """
     leg = v.leg
-    if leg is None or leg.update_id < 0 or now < leg.resend_after_s:
+    if leg is None or leg.update_id < 0:
         return
     refused = any(e.error_type in ORDER_ERRORS and any(ref.reference_key == "orderId" and ref.reference_value == leg.order_id
                                                        for ref in e.error_references)
@@ -155,12 +153,11 @@ def _resend_if_rejected(m: "FleetManager", v: "VehicleRuntime", state: State, no
         return
     m.instant(v.record.id, "cancelOrder")
     # The next release sends the whole leg again under a new order id: a vehicle that
-    # did hold the refused id (then cancelled) would take a repeat of it for a duplicate.
-    v.legs_issued += 1
-    leg.order_id = f"{v.record.id}-{m.boot}-o{v.legs_issued}"
+    # did hold the refused id (then cancelled) would take a repeat of it for a duplicate,
+    # and a late state still showing the refusal no longer names the leg's order.
+    leg.order_id = m.next_id(v, "o")
     leg.update_id, leg.base_end = -1, -1
     leg.rejections += 1
-    leg.resend_after_s = now + RESEND_GUARD_S
     m.event(now, "order_refused", {"vehicle": v.record.id, "resent_as": leg.order_id, "times": leg.rejections})
 
 
@@ -194,9 +191,9 @@ def _finish_task(m: "FleetManager", v: "VehicleRuntime", now: float) -> None:
     v.cell = v.leg.cells[-1]
     v.leg = None
     if v.agenda and m.map.station_cell_of(v.agenda[0].station) != v.cell:
-        # The leg was cut short (rerouted around a stopped vehicle): the vehicle still holds
-        # the old horizon, so its order is not finished and it would refuse the next one.
-        m.instant(vid, "cancelOrder")
+        # The leg was cut short (rerouted around a stopped vehicle): plan the rest. The
+        # vehicle may still hold the old horizon and refuse the next order at first;
+        # _resend_if_rejected cancels and re-sends it, as for any refusal.
         return
     task = v.agenda.pop(0) if v.agenda else None
     if v.record.station and m.station_claims.get(v.record.station) == vid:

@@ -39,9 +39,10 @@ def quiet_gc() -> None:
 
     Everything alive at start-up (the map, the planner's tables, imported modules) moves
     to the permanent generation, and young collections run every 50,000 allocations
-    instead of 700. Before this, full collections over the long-lived heap stopped the
-    loop for up to 200 ms at 200 vehicles (bench/core.py, tick p99 217 -> 101 ms). Call
-    it once, after start-up, in the process that runs the loop.
+    instead of 700. Without it, full collections over the long-lived heap stopped the
+    loop for up to 200 ms at 200 vehicles (``python -m bench.core --no-quiet-gc`` shows
+    the tick p99 with the collector left alone). Call it once, after start-up, in the
+    process that runs the loop.
     """
     import gc
 
@@ -78,7 +79,6 @@ class Leg:
     action_done: bool = False
     order_cache: dict = field(default_factory=dict)  # build_order's nodes and edges of this leg
     rejections: int = 0  # times the vehicle refused this leg's order (see ingest._resend_if_rejected)
-    resend_after_s: float = 0.0
 
 
 @dataclass
@@ -149,6 +149,7 @@ class FleetManager:
         self._published: dict[str, Any] | None = None
         self.telemetry_seq = 0
         self.event_log: list[tuple[float, str, dict[str, Any]]] | None = None  # set to a list to keep every event
+        self.phase_ms: dict[str, list[float]] | None = None  # set to a dict to time every phase (bench/core.py)
         # Order and action ids carry the boot time so that a restarted core never reuses one
         # (a vehicle ignores an order id it has already executed).
         self.boot = f"b{int(clock() * 1000) % 10**10:x}"
@@ -163,14 +164,14 @@ class FleetManager:
     def tick(self) -> None:
         started = self.perf()
         now = self.clock()
-        self._ingest(now)
-        self._update_vehicles(now)
-        self._intake_jobs(now)
-        self._assign(now)
-        self._plan(now)
-        self._release(now)
-        self._publish(now)
-        self._journal(now)
+        for phase in (self._ingest, self._update_vehicles, self._intake_jobs, self._assign, self._plan, self._release,
+                      self._publish, self._journal):
+            if self.phase_ms is None:
+                phase(now)
+            else:
+                t0 = self.perf()
+                phase(now)
+                self.phase_ms.setdefault(phase.__name__.lstrip("_"), []).append((self.perf() - t0) * 1000.0)
         self.kpi_log["tick_ms"].append((self.perf() - started) * 1000.0)
 
     # ------------------------------------------------------------------ phases
@@ -211,9 +212,9 @@ class FleetManager:
                 self.kpi_log["replan_ms"].append(result.elapsed_ms)
                 request = result.request
                 v = self.vehicles[request.vehicle]
-                if result.path is None or not self._needs_leg(v) or self.map.station_cell_of(v.agenda[0].station) != request.goal_cell:
+                if not self._needs_leg(v) or self.map.station_cell_of(v.agenda[0].station) != request.goal_cell:
                     continue
-                self._start_leg(v, self.traffic.commit(request, result.path))
+                self._start_leg(v, self.traffic.commit(request, result.path) if result.path is not None else None)
         deadline = self.perf() + self.config.plan_budget_s
         later = []
         # The inline budget goes round: each tick starts one vehicle further on, so the
@@ -227,8 +228,7 @@ class FleetManager:
                 continue
             request = self.traffic.leg_request(vid, self.map.station_cell_of(v.agenda[0].station), now, laden=v.record.laden)
             if request is None:
-                v.plan_failures += not self.traffic.is_frozen(vid)  # its goal is held for ever
-                continue
+                continue  # frozen
             if worker is not None and self.perf() > deadline:
                 later.append(request)
                 continue
@@ -253,8 +253,7 @@ class FleetManager:
         requests = []
         for vid in stuck:
             v = self.vehicles[vid]
-            request = self.traffic.leg_request(vid, self.map.station_cell_of(v.agenda[0].station), now, laden=v.record.laden,
-                                               check_goal=False)
+            request = self.traffic.leg_request(vid, self.map.station_cell_of(v.agenda[0].station), now, laden=v.record.laden)
             if request is not None:
                 requests.append(request)
         started = self.perf()
@@ -276,11 +275,9 @@ class FleetManager:
             v.plan_failures += 1
             return  # no route yet (search limit, or a stale snapshot result): next tick
         v.plan_failures = 0
-        vid = v.record.id
         task = v.agenda[0]
-        v.legs_issued += 1
-        action = LegAction(task.action, f"{vid}-{self.boot}-a{v.legs_issued}", task.container, task.station) if task.action else None
-        v.leg = Leg(order_id=f"{vid}-{self.boot}-o{v.legs_issued}", cells=cells, action=action)
+        action = LegAction(task.action, self.next_id(v, "a"), task.container, task.station) if task.action else None
+        v.leg = Leg(order_id=self.next_id(v, "o"), cells=cells, action=action)
 
     def _release(self, now: float) -> None:
         for vid in sorted(self.vehicles):
@@ -366,6 +363,14 @@ class FleetManager:
             self.jobs[job.id] = job
             self._dirty_jobs.add(job.id)
 
+    def next_id(self, v: VehicleRuntime, kind: str) -> str:
+        """A new order ("o"), action ("a") or instant action ("i") id for vehicle ``v``.
+
+        Ids carry the boot time, so that a restarted core never reuses one (a vehicle
+        ignores an order id it has already executed)."""
+        v.legs_issued += 1
+        return f"{v.record.id}-{self.boot}-{kind}{v.legs_issued}"
+
     def take_telemetry_dirty(self) -> list[str]:
         """Containers marked since the last call (telemetry rebuilds only their documents)."""
         out = sorted(self._telemetry_dirty)
@@ -387,8 +392,7 @@ class FleetManager:
         from fleet.messages import ActionParameter
 
         v = self.vehicles[vid]
-        v.legs_issued += 1
-        action = Action(action_type=action_type, action_id=f"{vid}-{self.boot}-i{v.legs_issued}", blocking_type=BlockingType.HARD,
+        action = Action(action_type=action_type, action_id=self.next_id(v, "i"), blocking_type=BlockingType.HARD,
                         action_parameters=tuple(ActionParameter(key=k, value=val) for k, val in params.items()))
         self.transport.send_instant_actions(vid, InstantActions(serial_number=vid, actions=(action,)))
 

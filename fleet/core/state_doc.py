@@ -44,7 +44,9 @@ def _container_docs(m: "FleetManager") -> dict[str, dict[str, Any]]:
     """Documents of the containers still at the gate.
 
     # PERF: only containers marked changed since the last call are rebuilt (``asdict``
-    # is slow): the publish phase at 200 vehicles went from up to 15 ms to about 3 ms.
+    # costs ~20 us a container, and a busy day holds hundreds at the gate). Publish phase
+    # in bench/core.py's short run (few containers) at 200 vehicles, p50/p99: 3.2/4.4 ms
+    # without, 2.7/3.8 ms with.
     """
     changed = m.take_telemetry_dirty()
     if m.container_docs is None:

@@ -96,17 +96,15 @@ class Traffic:
         return self.laden_mps if laden else self.unladen_mps
 
     def leg_request(self, vid: str, goal_cell: int, now: float, *, laden: bool = False,
-                    dwell_s: float = 0.0, check_goal: bool = True) -> LegRequest | None:
+                    dwell_s: float = 0.0) -> LegRequest | None:
         """What planning ``vid``'s next leg needs, from where its current path ends; None
-        for a frozen vehicle (and, with ``check_goal``, when the goal is held for ever)."""
+        for a frozen vehicle."""
         if vid in self.frozen:
             return None
         i = self.index[vid]
         old = self.paths[i]
         if int(self.done[i]) < old.n_steps:
             raise RuntimeError(f"{vid}: new leg requested before the current one is done")
-        if check_goal and held_for_ever(self.table, int(goal_cell), i):
-            return None  # someone stands there (or next to it) for good: no search can end there yet
         return LegRequest(vid, i, self.version[i], old.cells, int(old.cells[-1]), float(old.arrive_s[-1]), int(goal_cell),
                           now, self._speed(laden), dwell_s)
 
@@ -124,35 +122,22 @@ class Traffic:
 
         Each vehicle stands on its cell for ever as far as the table knows, so two
         vehicles each standing in the other's way (after a breakdown, mid-lane) can never
-        be planned one at a time. Here the group's standing reservations are ignored and
-        the vehicles are planned one after another, each seeing the new paths of those
-        before it, so a later one must leave its cell before an earlier one passes. A few
-        orders are tried; when none works the table is left exactly as it was.
+        be planned one at a time. Here they are planned one after another on a copy of the
+        table, each ignoring the group's standing reservations but seeing the new paths
+        of those before it (:func:`~fleet.core.planning.plan_legs` with ``together``). A
+        few orders are tried; the live table changes only when one works.
         """
         if any(r.version != self.version[r.owner] or r.vehicle in self.frozen for r in requests):
             return None
-        saved = self.table.copy()
         for k in range(min(attempts, len(requests))):
-            order = requests[k:] + requests[:k] if k % 2 == 0 else list(reversed(requests[k:] + requests[:k]))
-            active = self.table.all_active()
-            active[[r.owner for r in requests]] = False
-            found: list[tuple[LegRequest, VehiclePath]] = []
-            for r in order:
-                outcome = plan_vehicle(self.graph, self.table, r.task(), start_time_s=r.start_time_s, active=active,
-                                       max_expansions=self.max_expansions)
-                if outcome.code != FOUND or outcome.path is None:
-                    break
-                self.table.remove(r.owner, r.old_cells)
-                reserve_path(self.table, r.owner, outcome.path)
-                active[r.owner] = True
-                found.append((r, outcome.path))
-            if len(found) == len(requests):
-                self.table = saved
-                for r, path in found:
-                    self._install(r.owner, r.goal_cell, path)
+            order = requests[k:] + requests[:k]
+            if k % 2:
+                order.reverse()
+            results = plan_legs(self.graph, self.table.copy(), order, max_expansions=self.max_expansions, together=True)
+            if len(results) == len(order) and all(r.path is not None for r in results):
+                for r in results:
+                    self._install(r.request.owner, r.request.goal_cell, r.path)
                 return [[int(c) for c in self.paths[r.owner].cells] for r in requests]
-            self.table = saved.copy()
-        self.table = saved
         return None
 
     def snapshot(self) -> ReservationTable:

@@ -159,7 +159,7 @@ def test_a_refused_order_is_cancelled_and_sent_again_regression(fleet):
     core's side only and everybody depending on it waited for ever."""
     from types import SimpleNamespace
 
-    from fleet.core.ingest import RESEND_GUARD_S, _resend_if_rejected
+    from fleet.core.ingest import _resend_if_rejected
     from fleet.messages import AgvError, ErrorLevel, ErrorReference
 
     f = fleet
@@ -180,8 +180,8 @@ def test_a_refused_order_is_cancelled_and_sent_again_regression(fleet):
     assert [kind for kind, _ in sent] == ["instant"] and sent[0][1].actions[0].action_type == "cancelOrder"
     refused_id = refusal.error_references[0].reference_value
     assert leg.update_id == -1 and leg.rejections == 1 and leg.order_id != refused_id
-    # a stale state still showing the refusal within the guard changes nothing
-    _resend_if_rejected(m, m.vehicles[vid], SimpleNamespace(errors=(refusal,)), now + RESEND_GUARD_S / 2)
+    # a late state still showing the refusal (of the old id) changes nothing
+    _resend_if_rejected(m, m.vehicles[vid], SimpleNamespace(errors=(refusal,)), now + 1.0)
     assert leg.rejections == 1
     f.step()  # the release phase sends the whole order again, from its first node
     orders = [msg for kind, msg in sent if kind == "order"]

@@ -141,7 +141,7 @@ def test_standing_cell_stays_held_from_minus_inf_regression(track_map):
     t.finish_leg("v0", 50.0)
     # a failed search (goal held for ever by v0's standing path) changes nothing
     before = (t.table.start.copy(), t.table.count.copy())
-    assert t.leg_request("v1", goals[0], 0.0) is None
+    assert t.plan_now(t.leg_request("v1", goals[0], 0.0))[0] is None
     (result,) = plan_legs(RoutingGraph(tm), t.table, [LegRequest("v1", 1, t.version[1], t.paths[1].cells, int(t.paths[1].cells[-1]),
                                                                  0.0, goals[0], 0.0, 5.0)], max_expansions=2000)
     assert result.path is None
