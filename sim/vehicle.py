@@ -274,6 +274,10 @@ class VirtualIGV:
         if decision.verdict is OrderVerdict.REJECT:
             refs = (ErrorReference(reference_key="orderId", reference_value=order.order_id),
                     ErrorReference(reference_key="orderUpdateId", reference_value=str(order.order_update_id)))
+            # The refusal of a newer order replaces an older one: errors naming every refused
+            # order id once grew a state past the link's 1 MiB frame limit (disruption bench).
+            for key in [k for k in self._errors if k[0] == decision.error_type]:
+                del self._errors[key]
             self._raise_error(decision.error_type, order.order_id, ErrorLevel.WARNING, decision.reason, refs)
             return
         for key in [k for k in self._errors if k[0] in ORDER_ERROR_TYPES]:

@@ -5,6 +5,14 @@ with a claimed destination station. Assignment gives open jobs to free vehicles 
 min-cost assignment over the map's travel-time table) and turns each into an agenda of
 legs: pick, [scan on the way], drop. Free vehicles that are low on battery go to a
 charger; free vehicles standing where others need to work go to a parking bay.
+
+Destinations at the yard transfer points and the handover yard are bound late: a job
+gets a provisional station at intake and claims a free one only when its vehicle is
+about to drive there with the box (:func:`bind_destination`). Claiming at intake held a
+transfer point for the whole job (drive out, queue, pick, drive back), so the 12 import
+transfer points capped imports at about 25 an hour against a peak demand of 48 (the
+``day_2026`` backlog at the handover yard). Lab and inspection bays, where a box stays
+for hours, are still claimed at intake: no box is picked up for a bay that is not free.
 """
 
 from __future__ import annotations
@@ -21,14 +29,35 @@ if TYPE_CHECKING:
 
 ACTIVE = (JobStatus.WAITING, JobStatus.OPEN, JobStatus.ASSIGNED, JobStatus.CARRYING)
 UNAVAILABLE = (VehicleMode.OFFLINE, VehicleMode.MANUAL, VehicleMode.FAULT, VehicleMode.PAUSED)
+LATE_BOUND_KINDS = frozenset({"crane_transfer", "handover"})
+"""Destination kinds claimed only when the box is on its way there (see the module doc)."""
 
 
-def _free_station(m: "FleetManager", kind: str, near: str | None, zone_filter=None) -> str | None:
-    """The free station of ``kind`` nearest to station ``near`` (by travel time)."""
+def _resting_boxes(m: "FleetManager") -> set[str]:
+    """Stations a container stands on: a bay holding a box is not free for another.
+
+    Exports at a handover station have crossed (the Dongxing yard took them) and boxes in
+    a yard block are stacked behind their transfer point, so neither occupies a station.
+    """
+    return {c.location for c in m.containers.values()
+            if c.location_kind in (Location.LAB, Location.INSPECTION)
+            or (c.location_kind is Location.HANDOVER and c.direction is Direction.IMPORT)}
+
+
+def _free_station(m: "FleetManager", kind: str, near: str | None, zone_filter=None, *, resting: set[str] | None = None,
+                  claimed_ok: bool = False) -> str | None:
+    """The free station of ``kind`` nearest to station ``near`` (by travel time).
+
+    Free: not claimed (unless ``claimed_ok``) and no container resting on it (``resting``,
+    computed by the caller when it asks for many stations in one tick).
+    """
     tm = m.map
+    if resting is None:
+        resting = _resting_boxes(m)
     candidates = [
         i for i, s in enumerate(tm.stations)
-        if s.kind == kind and s.id not in m.station_claims and (zone_filter is None or zone_filter(s))
+        if s.kind == kind and (claimed_ok or s.id not in m.station_claims) and s.id not in resting
+        and (zone_filter is None or zone_filter(s))
     ]
     if not candidates:
         return None
@@ -46,6 +75,7 @@ def _yard_filter(m: "FleetManager", direction: Direction):
 
 def intake_jobs(m: "FleetManager", now: float) -> None:
     busy = {j.container for j in m.jobs.values() if j.status in ACTIVE and j.container}
+    resting = _resting_boxes(m)
     for cid in sorted(m.containers):
         c = m.containers[cid]
         if c.direction is Direction.IMPORT and c.location_kind is Location.YARD and c.cleared_s is None and may_cross(c):
@@ -59,20 +89,46 @@ def intake_jobs(m: "FleetManager", now: float) -> None:
         zone_filter = None
         if move.to_kind == "crane_transfer":
             zone_filter = _yard_filter(m, c.direction)
-        to_station = _free_station(m, move.to_kind, c.location, zone_filter)
-        via = _free_station(m, move.via_kind, c.location) if move.via_kind else None
+        late = move.to_kind in LATE_BOUND_KINDS
+        to_station = _free_station(m, move.to_kind, c.location, zone_filter, resting=resting, claimed_ok=late)
+        via = _free_station(m, move.via_kind, c.location, resting=resting) if move.via_kind else None
         if to_station is None or (move.via_kind and via is None):
             continue  # nowhere free yet: try again next tick
         job = Job(id=m.new_id("job"), container=cid, from_station=c.location, to_station=to_station,
                   priority=2 if c.perishable else 1, deadline_s=c.deadline_s, created_s=now,
-                  purpose=move.purpose, via_station=via)
-        m.station_claims[to_station] = job.id
+                  purpose=move.purpose, via_station=via, to_bound=not late)
+        if not late:
+            m.station_claims[to_station] = job.id
         if via:
             m.station_claims[via] = job.id
         m.mark(job=job)
         m.event(now, "job_created", {"job": job.id, "container": cid, "from": job.from_station, "to": to_station, "via": via})
     _deadline_alerts(m, now)
     _send_free_vehicles_away(m, now)
+
+
+def bind_destination(m: "FleetManager", v: "VehicleRuntime", now: float) -> bool:
+    """Before the leg to ``v``'s next task: claim a free station for a late-bound drop.
+
+    True when the vehicle may plan its next leg; False when every station of the kind is
+    taken, and the vehicle waits where it is, box on board, until one frees.
+    """
+    task = v.agenda[0]
+    job = m.jobs.get(task.job) if task.action == "drop" and task.job else None
+    if job is None or job.to_bound:
+        return True
+    c = m.containers.get(job.container) if job.container else None
+    kind = m.map.station(job.to_station).kind
+    zone_filter = _yard_filter(m, c.direction) if kind == "crane_transfer" and c is not None else None
+    station = _free_station(m, kind, v.record.station or task.station, zone_filter)
+    if station is None:
+        return False
+    m.station_claims[station] = job.id
+    job.to_station, job.to_bound = station, True
+    v.agenda[0] = replace(task, station=station)
+    m.mark(job=job)
+    m.event(now, "destination_bound", {"job": job.id, "vehicle": v.record.id, "station": station})
+    return True
 
 
 def _deadline_alerts(m: "FleetManager", now: float) -> None:
@@ -189,7 +245,8 @@ def recover_jobs(m: "FleetManager") -> None:
     for job in sorted(m.jobs.values(), key=lambda j: j.id):
         if job.status not in ACTIVE:
             continue
-        m.station_claims[job.to_station] = job.id
+        if job.to_bound:
+            m.station_claims[job.to_station] = job.id
         if job.via_station:
             m.station_claims[job.via_station] = job.id
         if job.status is JobStatus.ASSIGNED:

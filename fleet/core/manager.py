@@ -21,6 +21,7 @@ import numpy as np
 
 from fleet.core.config import CoreConfig
 from fleet.core.customs import Alert
+from fleet.core.dispatch import bind_destination
 from fleet.core.journal import Journal
 from fleet.core.model import Container, Job, JobStatus, Location, VehicleMode, VehicleRecord
 from fleet.core.orders import LegAction, build_order, cell_of_node_id
@@ -226,6 +227,8 @@ class FleetManager:
             v = self.vehicles[vid]
             if not self._needs_leg(v) or (worker is not None and vid in worker.vehicles_in_flight):
                 continue
+            if not bind_destination(self, v, now):
+                continue  # every station of the kind is taken: wait, box on board
             request = self.traffic.leg_request(vid, self.map.station_cell_of(v.agenda[0].station), now, laden=v.record.laden)
             if request is None:
                 continue  # frozen

@@ -125,6 +125,7 @@ class Job:
     done_s: float | None = None
     purpose: str = "transport"  # cross, to_yard, scan, lab, hold, back_to_yard, scan_in_yard
     via_station: str | None = None  # a drive-through check (scanner bay) on the way
+    to_bound: bool = True  # False: to_station is provisional until the drop leg (dispatch.bind_destination)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -47,7 +47,8 @@ def test_every_order_is_delivered_exactly_once_in_order_despite_loss(
     stats = harness.core.stats().links
     assert shim.dropped > 50
     assert sum(s.resends for s in stats.values()) > 0
-    assert sum(v.link.rx_duplicates for v in vehicles) > 0  # lost acks caused repeats, suppressed
+    # Whether a lost ack makes a repeat reach the vehicle depends on thread timing (a later
+    # cumulative ack may cover it first), so repeats are asserted in test_link's deterministic net.
     assert harness.events_of_kind(LinkEventKind.UNDELIVERED) == []
 
 

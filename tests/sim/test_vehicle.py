@@ -103,6 +103,19 @@ def test_new_order_while_busy_is_rejected_then_accepted_when_done():
     assert state.order_id == "o2" and not state.errors
 
 
+def test_refusals_of_many_orders_keep_one_error_regression_state_over_frame_limit():
+    # A core re-sending a refused leg under a new order id each tick made the vehicle list
+    # one orderError per id, until its state outgrew the link's 1 MiB frame limit.
+    d = driver()
+    d.send(make_order(line(4)))
+    for n in range(200):
+        d.send(make_order(line(4), order_id=f"again-{n}"))
+    state = d.state()
+    refusals = [e for e in state.errors if e.error_type == "orderError"]
+    assert len(refusals) == 1
+    assert {(r.reference_key, r.reference_value) for r in refusals[0].error_references} >= {("orderId", "again-199")}
+
+
 def test_new_order_must_start_where_the_vehicle_stands():
     d = driver()
     d.send(make_order(line(4, x0=50.0), names=["far0", "far1", "far2", "far3"]))

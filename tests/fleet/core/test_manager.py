@@ -189,3 +189,44 @@ def test_a_refused_order_is_cancelled_and_sent_again_regression(fleet):
     # and the job still completes
     c = m.containers
     f.run_until(lambda: c["REF"].location_kind is Location.HANDOVER)
+
+
+def test_import_transfer_points_are_bound_late_regression_import_backlog(fleet):
+    # Claiming a yard transfer point at intake held it for the whole job, so a handful of
+    # points capped the import flow (the day_2026 backlog at the handover yard). Now every
+    # import gets a job at once, and a point is claimed only for the drive there.
+    f = fleet
+    f.step()
+    tm = f.map
+    import_blocks = {z.id for z in tm.zones_of_kind("yard_block") if z.properties.get("yard") == "import"}
+    points = [s.id for s in tm.stations_of_kind("crane_transfer") if s.zone_id in import_blocks]
+    free = points[0]
+    for k, s in enumerate(points[1:]):
+        f.core.station_claims[s] = f"operator-hold-{k}"
+    for k in range(3):
+        arrive(f, f"LATE{k}", "import", f"HO-0{k + 1}")
+    f.step()
+    jobs = [j for j in f.core.jobs.values() if j.container and j.container.startswith("LATE")]
+    assert len(jobs) == 3 and not any(j.to_bound for j in jobs)
+    c = f.core.containers
+    f.run_until(lambda: all(c[f"LATE{k}"].location_kind is Location.YARD for k in range(3)))
+    assert {c[f"LATE{k}"].location for k in range(3)} == {free}
+    assert all(j.to_bound and j.to_station == free for j in jobs)
+    assert f.cell_conflicts() == []
+
+
+def test_no_box_is_put_down_on_a_bay_holding_another(fleet):
+    f = fleet
+    f.step()
+    handover = [s.id for s in f.map.stations_of_kind("handover")]
+    for s in handover[1:]:
+        f.core.station_claims[s] = "operator-hold"
+    arrive(f, "WAITING", "import", handover[0], None)  # not released: stays on its bay
+    arrive(f, "OUT", "export", "E1-T1")
+    for _ in range(200):
+        f.step()
+    job = next(j for j in f.core.jobs.values() if j.container == "OUT")
+    assert f.core.containers["OUT"].location_kind is not Location.HANDOVER  # nowhere free: waits
+    del f.core.station_claims[handover[1]]
+    f.run_until(lambda: f.core.containers["OUT"].location_kind is Location.HANDOVER)
+    assert job.to_station == handover[1] == f.core.containers["OUT"].location
