@@ -274,11 +274,7 @@ class VirtualIGV:
         if decision.verdict is OrderVerdict.REJECT:
             refs = (ErrorReference(reference_key="orderId", reference_value=order.order_id),
                     ErrorReference(reference_key="orderUpdateId", reference_value=str(order.order_update_id)))
-            # The refusal of a newer order replaces an older one: errors naming every refused
-            # order id once grew a state past the link's 1 MiB frame limit (disruption bench).
-            for key in [k for k in self._errors if k[0] == decision.error_type]:
-                del self._errors[key]
-            self._raise_error(decision.error_type, order.order_id, ErrorLevel.WARNING, decision.reason, refs)
+            self._raise_latest(decision.error_type, order.order_id, decision.reason, refs)
             return
         for key in [k for k in self._errors if k[0] in ORDER_ERROR_TYPES]:
             del self._errors[key]
@@ -491,7 +487,7 @@ class VirtualIGV:
     def _fail(self, run: _Run, reason: str, error_type: str) -> None:
         run.status, run.result = _FAILED, reason
         refs = (ErrorReference(reference_key="actionId", reference_value=run.action.action_id),)
-        self._raise_error(error_type, run.action.action_id, ErrorLevel.WARNING, reason, refs)
+        self._raise_latest(error_type, run.action.action_id, reason, refs)
         self._action_states = None
         if run is self._active:
             self._active = None
@@ -668,6 +664,17 @@ class VirtualIGV:
         self._errors[(error_type, ref)] = AgvError(error_type=error_type, error_level=level, error_references=refs,
                                                    error_description=text[:200])
         self._event = True
+
+    def _raise_latest(self, error_type: str, ref: str, text: str, refs: tuple[ErrorReference, ...]) -> None:
+        """A warning about one order or action that replaces older ones of its type.
+
+        A refused order or failed action stays listed until the next one of the kind:
+        errors naming every refused order id and every failed cancel once grew a state past
+        the link's 1 MiB frame limit (disruption bench, a core re-sending each tick).
+        """
+        for key in [k for k in self._errors if k[0] == error_type]:
+            del self._errors[key]
+        self._raise_error(error_type, ref, ErrorLevel.WARNING, text, refs)
 
     def _clear_error(self, key: tuple[str, str]) -> None:
         self._errors.pop(key, None)

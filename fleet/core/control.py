@@ -220,7 +220,7 @@ class Handlers:
             v.record.mode = VehicleMode.MANUAL
         else:
             v.record.mode = VehicleMode.IDLE
-            self.m.thaw_vehicle(vid, v.cell)
+            v.rejoin = True  # thawed where its next state says it is: it may have been moved by hand
         return {"vehicle": vid, "manual": manual}
 
     def set_speed(self, request) -> dict[str, Any]:

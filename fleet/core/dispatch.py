@@ -180,7 +180,8 @@ def assign_jobs(m: "FleetManager", now: float) -> None:
     from planner.assign import AssignOptions, AssignProblem, TransportJob, VehicleState, assign_jobs as solve
 
     jobs = [j for j in sorted(m.jobs.values(), key=lambda j: j.id) if j.status is JobStatus.OPEN and j.earliest_s <= now]
-    free = [v for v in (m.vehicles[k] for k in sorted(m.vehicles)) if (_is_free(v) or _is_parking_trip(m, v))
+    # A free vehicle off any station (back mid-lane after a fault) is first sent to park.
+    free = [v for v in (m.vehicles[k] for k in sorted(m.vehicles)) if (_is_free(v) and v.record.station or _is_parking_trip(m, v))
             and v.record.battery_pct >= m.config.battery_low_pct and v.record.mode is not VehicleMode.CHARGING]
     if not jobs or not free:
         return

@@ -28,9 +28,12 @@ def ingest(m: "FleetManager", result, now: float) -> None:
         v = m.vehicles.get(event.serial)
         if event.kind is LinkEventKind.ONLINE:
             if v is not None and v.record.mode is VehicleMode.OFFLINE:
+                # Offline, it went on driving what it had been released: where it stands is
+                # what its next state says (thawing at the last cell seen let others be routed
+                # through where it really stood: collisions in the disruption bench).
                 v.record.mode = VehicleMode.IDLE
                 v.offline_since_s = None
-                m.thaw_vehicle(v.record.id, v.cell)
+                v.rejoin = True
                 m.event(now, "vehicle_online", {"vehicle": event.serial})
         elif event.kind in (LinkEventKind.CONNECTIONBROKEN, LinkEventKind.OFFLINE) and v is not None:
             _went_offline(m, v, now, event.kind.value)
@@ -65,7 +68,7 @@ def _register(m: "FleetManager", serial: str, state: State, now: float) -> "Vehi
     v = VehicleRuntime(record=VehicleRecord(id=serial, x_m=x, y_m=y, mode=VehicleMode.IDLE, last_seen_s=now), cell=cell)
     m.vehicles[serial] = v
     m.traffic.add_vehicle(serial, cell, now)
-    station = next((s.id for s, c in zip(m.map.stations, m.map.station_cell) if int(c) == cell), None)
+    station = m.station_at(cell)
     v.record.station = station
     if station is not None:
         m.station_claims.setdefault(station, serial)
@@ -100,10 +103,10 @@ def _on_state(m: "FleetManager", serial: str, state: State, now: float) -> None:
         release_vehicle_work(m, v, now)
     elif not fatal and r.mode is VehicleMode.FAULT:
         r.mode = VehicleMode.IDLE
-        x = state.agv_position.x if state.agv_position else r.x_m
-        y = state.agv_position.y if state.agv_position else r.y_m
-        m.thaw_vehicle(serial, m.cell_of_state(state.last_node_id, x, y))
+        v.rejoin = True
     v.estopped = state.safety_state.e_stop is not EStop.NONE and v.estopped
+    if v.rejoin and r.mode not in (VehicleMode.OFFLINE, VehicleMode.FAULT, VehicleMode.MANUAL):
+        _rejoin(m, v, state)
     leg = v.leg
     if leg is not None and state.order_id == leg.order_id:
         step = min(state.last_node_sequence_id // 2, len(leg.cells) - 1)
@@ -132,6 +135,34 @@ def _on_state(m: "FleetManager", serial: str, state: State, now: float) -> None:
         r.mode = VehicleMode.PAUSED
 
 
+def _rejoin(m: "FleetManager", v: "VehicleRuntime", state: State) -> None:
+    """A vehicle back from a fault, a long silence or manual mode takes part again.
+
+    While it was frozen its released steps stayed held; it may have driven them since, and
+    orders sent just before the link broke may reach it only now. So it first gets a
+    ``cancelOrder``, and is thawed only when a state shows it at rest with no order work,
+    at the cell that state reports. (Thawing at the last cell heard freed the cells where
+    it really stood, and others were routed into it: the disruption bench's collisions.)
+    """
+    serial = v.record.id
+    if not m.traffic.is_frozen(serial):
+        v.rejoin = v.rejoin_cancelled = False
+        return
+    if state.node_states or state.driving:
+        if not v.rejoin_cancelled:
+            m.instant(serial, "cancelOrder")
+            v.rejoin_cancelled = True
+        return
+    v.rejoin = v.rejoin_cancelled = False
+    m.thaw_vehicle(serial, _reported_cell(m, state, v.record))
+
+
+def _reported_cell(m: "FleetManager", state: State, r: VehicleRecord) -> int:
+    x = state.agv_position.x if state.agv_position else r.x_m
+    y = state.agv_position.y if state.agv_position else r.y_m
+    return m.cell_of_state(state.last_node_id, x, y)
+
+
 ORDER_ERRORS = frozenset({"orderError", "orderUpdateError", "noRouteError", "validationError"})
 """VDA 5050 error types with which a vehicle refuses an order."""
 
@@ -146,10 +177,19 @@ def _resend_if_rejected(m: "FleetManager", v: "VehicleRuntime", state: State, no
     leg = v.leg
     if leg is None or leg.update_id < 0:
         return
-    refused = any(e.error_type in ORDER_ERRORS and any(ref.reference_key == "orderId" and ref.reference_value == leg.order_id
-                                                       for ref in e.error_references)
-                  for e in state.errors)
-    if not refused:
+    refusal = next((e for e in state.errors if e.error_type in ORDER_ERRORS
+                    and any(ref.reference_key == "orderId" and ref.reference_value == leg.order_id for ref in e.error_references)),
+                   None)
+    if refusal is None:
+        return
+    if refusal.error_type == "noRouteError":
+        # The leg starts where the vehicle is not (it moved while the core did not hear it):
+        # sending it again would be refused for ever. Seat it where it says it is and plan
+        # from there; the leg's released cells stay held until then.
+        vid = v.record.id
+        m.freeze_vehicle(vid)
+        m.thaw_vehicle(vid, _reported_cell(m, state, v.record))
+        m.event(now, "order_refused", {"vehicle": vid, "reason": refusal.error_description or "", "reseated_at": v.cell})
         return
     m.instant(v.record.id, "cancelOrder")
     # The next release sends the whole leg again under a new order id: a vehicle that
@@ -158,7 +198,8 @@ def _resend_if_rejected(m: "FleetManager", v: "VehicleRuntime", state: State, no
     leg.order_id = m.next_id(v, "o")
     leg.update_id, leg.base_end = -1, -1
     leg.rejections += 1
-    m.event(now, "order_refused", {"vehicle": v.record.id, "resent_as": leg.order_id, "times": leg.rejections})
+    m.event(now, "order_refused", {"vehicle": v.record.id, "reason": refusal.error_description or "", "resent_as": leg.order_id,
+                                   "times": leg.rejections})
 
 
 def update_vehicles(m: "FleetManager", now: float) -> None:

@@ -94,6 +94,8 @@ class VehicleRuntime:
     plan_failures: int = 0  # leg searches in a row that found nothing (see FleetManager._unstick)
     offline_since_s: float | None = None
     estopped: bool = False
+    rejoin: bool = False  # back (online, fault cleared, automatic): thaw once at rest (ingest._rejoin)
+    rejoin_cancelled: bool = False  # the cancelOrder of that rejoin is sent
 
 
 class FleetManager:
@@ -127,6 +129,7 @@ class FleetManager:
         self.containers: dict[str, Container] = {}
         self.jobs: dict[str, Job] = {}
         self.station_claims: dict[str, str] = {}  # station id -> job or vehicle id
+        self._station_at_cell = {int(c): st.id for st, c in zip(track_map.stations, track_map.station_cell)}
         self.blocked_lanes: set[str] = set()
         self.blocked_zones: set[str] = set()
         self.alerts: list[dict[str, Any]] = []
@@ -416,6 +419,32 @@ class FleetManager:
         """``vid`` stops for good where it is; the others' legs follow their rerouted paths."""
         self.traffic.freeze(vid, self.clock())
         self.vehicles[vid].leg = None
+        self._follow_rerouted_paths(vid)
+
+    def thaw_vehicle(self, vid: str, cell: int) -> None:
+        """``vid`` is back, at rest on ``cell`` (where it reports it is) with no order to drive."""
+        v = self.vehicles[vid]
+        if self.traffic.is_frozen(vid):
+            self.traffic.thaw(vid, cell, self.clock())
+            v.cell = cell
+            v.leg = None
+            self._follow_rerouted_paths(vid)
+            here = self.station_at(cell)
+            if v.record.station != here:
+                # Back somewhere else than it was (mid-lane, often): the station it stood on
+                # is free, and one left mid-lane is sent away (dispatch) before it blocks.
+                if v.record.station and self.station_claims.get(v.record.station) == vid:
+                    del self.station_claims[v.record.station]
+                v.record.station = here
+                if here is not None:
+                    self.station_claims.setdefault(here, vid)
+
+    def station_at(self, cell: int) -> str | None:
+        """The station whose cell is ``cell``, if any."""
+        return self._station_at_cell.get(int(cell))
+
+    def _follow_rerouted_paths(self, vid: str) -> None:
+        """The others' legs take the paths traffic rerouted around ``vid``."""
         for other in sorted(self.vehicles):
             leg = self.vehicles[other].leg
             if leg is not None and other != vid:
@@ -423,14 +452,6 @@ class FleetManager:
                 if cells != leg.cells:
                     leg.cells = cells  # same committed prefix, new rest (sent with the next update)
                     leg.order_cache = {}
-
-    def thaw_vehicle(self, vid: str, cell: int) -> None:
-        v = self.vehicles[vid]
-        if self.traffic.is_frozen(vid):
-            self.traffic.thaw(vid, cell, self.clock())
-            v.cell = cell
-            v.leg = None
-            self.instant(vid, "cancelOrder")  # whatever it still holds of its old order
 
     def cell_of_state(self, last_node_id: str, x: float, y: float) -> int:
         cell = cell_of_node_id(last_node_id)

@@ -183,6 +183,11 @@ class Traffic:
                 self._graph = build_dependency_graph(self.map, self.ids, self.paths)
             limits = releasable(self._graph, self.done, self.released)
             self._limits = np.maximum(self.released, np.minimum(limits, self.done + self.release_ahead_steps))
+            for gone in self.frozen:
+                # A frozen vehicle's path is dead (done is set past its end so that nobody
+                # waits for it): releasing it would reserve its old route to the goal for
+                # ever, beside the cells it holds (a leak that stranded the vehicles after it).
+                self._limits[self.index[gone]] = self.released[self.index[gone]]
             for i in np.nonzero(self._limits > self.released)[0]:
                 self._reserve_released(int(i), int(self.released[i]) + 1, int(self._limits[i]))
             self.released = self._limits.copy()
@@ -228,7 +233,7 @@ class Traffic:
         self._reroute_around(hold, now)
 
     def thaw(self, vid: str, cell: int, now: float) -> None:
-        """``vid`` is back, standing on ``cell`` (one of the cells it held)."""
+        """``vid`` is back, standing on ``cell`` (where it reports it is; usually a cell it held)."""
         if vid not in self.frozen:
             return
         i = self.index[vid]
@@ -240,6 +245,9 @@ class Traffic:
         self.done[i] = self.released[i] = 0
         reserve_path(self.table, i, path)
         self._changed(i)
+        # It may come back where it was not held (a position jump, a fault's recovery):
+        # whoever would pass there later is routed around.
+        self._reroute_around(np.array([int(cell)]), now)
 
     def _reroute_around(self, cells: np.ndarray, now: float) -> None:
         """Replan the unreleased rest of every path that meets ``cells``."""

@@ -87,3 +87,52 @@ def test_delays_and_one_vehicle_offline_mid_route():
         assert collisions == ()
     finally:
         f.close()
+
+
+def test_vehicle_back_from_a_long_comm_loss_is_seated_where_it_drove_regression_collision():
+    # A vehicle whose radio drops goes on driving the steps it was released. The core froze
+    # it (held those steps), and when it came back thawed it at the last cell *heard*: the
+    # cells where it really stood were free again and others were routed into it (the
+    # disruption bench's collisions), and its next orders, starting where it was not, were
+    # refused for ever.
+    f = LockstepFleet(n_vehicles=4, config=CoreConfig(offline_timeout_s=10.0, plan_in_worker=False))
+    try:
+        f.step()
+        for cid, st in [("Y1", "E1-T1"), ("Y2", "E2-T2"), ("Y3", "E3-T3")]:
+            arrive(f, cid, "export", st)
+        traffic = f.core.traffic
+        lost = None
+        for _ in range(400):
+            f.step()
+            for v in f.vehicles:
+                rt = f.core.vehicles.get(v.serial)
+                if rt is not None and rt.leg is not None and traffic.released[traffic.index[v.serial]] >= rt.leg.progress + 4:
+                    lost = v
+                    break
+            if lost is not None:
+                break
+        assert lost is not None, "no vehicle with a few released steps ahead"
+        heard_cell = f.core.vehicles[lost.serial].cell
+        lost.client.drop()  # radio gone; it keeps driving
+        # frozen by the core, and at the end of what it had been released
+        f.run_until(lambda: traffic.is_frozen(lost.serial) and all(not n[4] for n in lost.nodes[lost.at + 1:]), 200)
+        for _ in range(10):
+            f.step()
+        assert lost.cell != heard_cell  # it drove on while nobody heard it
+        lost.client.reconnect()
+        lost.client.connect()
+        for _ in range(100):
+            before = lost.cell  # where it stood when it sent the state the core reads next
+            f.step()
+            if not traffic.is_frozen(lost.serial):
+                break
+        else:
+            raise AssertionError("never thawed")
+        # thawed where it stood (its path, standing or a new leg planned in the same tick, starts there)
+        assert int(traffic.paths[traffic.index[lost.serial]].cells[0]) == before
+        c = f.core.containers
+        f.run_until(lambda: all(c[k].location_kind is Location.HANDOVER for k in ("Y1", "Y2", "Y3")), 4000)
+        assert f.cell_conflicts() == []
+        assert sum(1 for e in f.core.alerts if e["kind"] == "comm_loss") >= 1
+    finally:
+        f.close()
