@@ -143,6 +143,7 @@ class FleetManager:
         self._dirty_containers: set[str] = set()
         self._telemetry_dirty: set[str] = set()
         self.container_docs: dict[str, dict[str, Any]] | None = None  # telemetry's documents, see state_doc
+        self.cell_points: list[list[float]] | None = None  # telemetry's rounded cell coordinates, see state_doc
         self._dirty_jobs: set[str] = set()
         self._pending_events: list[tuple[float, str, dict[str, Any]]] = []
         self._pending_orders: list[tuple[str, str, int, float, dict[str, Any]]] = []
