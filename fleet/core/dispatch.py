@@ -7,12 +7,17 @@ legs: pick, [scan on the way], drop. Free vehicles that are low on battery go to
 charger; free vehicles standing where others need to work go to a parking bay.
 
 Destinations at the yard transfer points and the handover yard are bound late: a job
-gets a provisional station at intake and claims a free one only when its vehicle is
-about to drive there with the box (:func:`bind_destination`). Claiming at intake held a
-transfer point for the whole job (drive out, queue, pick, drive back), so the 12 import
-transfer points capped imports at about 25 an hour against a peak demand of 48 (the
-``day_2026`` backlog at the handover yard). Lab and inspection bays, where a box stays
-for hours, are still claimed at intake: no box is picked up for a bay that is not free.
+gets a provisional station at intake and claims a free one when it is given to a
+vehicle (:func:`assign_jobs`). Claiming at intake held a transfer point while the job
+waited for a vehicle too, so the 12 import transfer points capped imports at about 25 an
+hour against a peak demand of 48 (the ``day_2026`` backlog at the handover yard).
+Binding any later is unsafe: a vehicle that picks a box with nowhere to put it down
+waits, box on board, on the station it picked from, and when every vehicle does so the
+gate stops for good (``day_2026`` at 11:00: laden vehicles on all 12 export transfer
+points waiting for handover bays full of imports, whose vehicles waited for import
+transfer points held by vehicles sent to the export ones). So a late-bound job is only
+assigned when a free station can be claimed for it at once. Lab and inspection bays,
+where a box stays for hours, are claimed at intake.
 """
 
 from __future__ import annotations
@@ -107,28 +112,65 @@ def intake_jobs(m: "FleetManager", now: float) -> None:
     _send_free_vehicles_away(m, now)
 
 
-def bind_destination(m: "FleetManager", v: "VehicleRuntime", now: float) -> bool:
-    """Before the leg to ``v``'s next task: claim a free station for a late-bound drop.
+def _destination_group(m: "FleetManager", job: Job) -> tuple[str, str | None]:
+    """Station kind of a late-bound job's destination, and the yard direction it must be in."""
+    kind = m.map.station(job.to_station).kind
+    c = m.containers.get(job.container) if job.container else None
+    return kind, (c.direction.value if kind == "crane_transfer" and c is not None else None)
 
-    True when the vehicle may plan its next leg; False when every station of the kind is
-    taken, and the vehicle waits where it is, box on board, until one frees.
+
+def _bind(m: "FleetManager", job: Job, near: str | None, vid: str, now: float) -> bool:
+    """Claim the free station nearest ``near`` for ``job``'s late-bound destination."""
+    kind, yard = _destination_group(m, job)
+    zone_filter = _yard_filter(m, Direction(yard)) if yard is not None else None
+    station = _free_station(m, kind, near, zone_filter)
+    if station is None:
+        return False
+    m.station_claims[station] = job.id
+    job.to_station, job.to_bound = station, True
+    m.mark(job=job)
+    m.event(now, "destination_bound", {"job": job.id, "vehicle": vid, "station": station})
+    return True
+
+
+def bind_destination(m: "FleetManager", v: "VehicleRuntime", now: float) -> bool:
+    """Before the leg to ``v``'s next task: claim a station for a drop still unbound.
+
+    Jobs are bound when assigned; one carried after a restart (a vehicle that reports a
+    box, :func:`resync_vehicle`) may not be. True when the vehicle may plan its next leg;
+    False when every station of the kind is taken and it waits, box on board.
     """
     task = v.agenda[0]
     job = m.jobs.get(task.job) if task.action == "drop" and task.job else None
     if job is None or job.to_bound:
         return True
-    c = m.containers.get(job.container) if job.container else None
-    kind = m.map.station(job.to_station).kind
-    zone_filter = _yard_filter(m, c.direction) if kind == "crane_transfer" and c is not None else None
-    station = _free_station(m, kind, v.record.station or task.station, zone_filter)
-    if station is None:
+    if not _bind(m, job, v.record.station or task.station, v.record.id, now):
         return False
-    m.station_claims[station] = job.id
-    job.to_station, job.to_bound = station, True
-    v.agenda[0] = replace(task, station=station)
-    m.mark(job=job)
-    m.event(now, "destination_bound", {"job": job.id, "vehicle": v.record.id, "station": station})
+    v.agenda[0] = replace(task, station=job.to_station)
     return True
+
+
+def _bindable(m: "FleetManager", jobs: list[Job]) -> list[Job]:
+    """``jobs`` without the late-bound ones that could not claim a destination now.
+
+    Per destination group, as many unbound jobs as there are free stations, the most
+    urgent first (priority, then deadline, then age).
+    """
+    resting = _resting_boxes(m)
+    free: dict[tuple[str, str | None], int] = {}
+    for s in m.map.stations:
+        if s.kind in LATE_BOUND_KINDS and s.id not in m.station_claims and s.id not in resting:
+            yard = m.map.zones[m.map.zone_index[s.zone_id]].properties.get("yard") if s.kind == "crane_transfer" else None
+            free[(s.kind, yard)] = free.get((s.kind, yard), 0) + 1
+    keep = {j.id for j in jobs if j.to_bound}
+    urgent = sorted((j for j in jobs if not j.to_bound),
+                    key=lambda j: (-j.priority, j.deadline_s if j.deadline_s is not None else float("inf"), j.created_s, j.id))
+    for j in urgent:
+        group = _destination_group(m, j)
+        if free.get(group, 0) > 0:
+            free[group] -= 1
+            keep.add(j.id)
+    return [j for j in jobs if j.id in keep]
 
 
 def _deadline_alerts(m: "FleetManager", now: float) -> None:
@@ -179,7 +221,7 @@ def assign_jobs(m: "FleetManager", now: float) -> None:
     from fleet.core.manager import Task
     from planner.assign import AssignOptions, AssignProblem, TransportJob, VehicleState, assign_jobs as solve
 
-    jobs = [j for j in sorted(m.jobs.values(), key=lambda j: j.id) if j.status is JobStatus.OPEN and j.earliest_s <= now]
+    jobs = _bindable(m, [j for j in sorted(m.jobs.values(), key=lambda j: j.id) if j.status is JobStatus.OPEN and j.earliest_s <= now])
     # A free vehicle off any station (back mid-lane after a fault) is first sent to park.
     free = [v for v in (m.vehicles[k] for k in sorted(m.vehicles)) if (_is_free(v) and v.record.station or _is_parking_trip(m, v))
             and v.record.battery_pct >= m.config.battery_low_pct and v.record.mode is not VehicleMode.CHARGING]
@@ -209,6 +251,8 @@ def assign_jobs(m: "FleetManager", now: float) -> None:
             if m.station_claims.get(spot) == v.record.id:
                 del m.station_claims[spot]
             v.agenda = []
+        if not job.to_bound and not _bind(m, job, job.from_station, v.record.id, now):
+            continue  # counted free by _bindable, so not expected; the job stays open
         job.status, job.vehicle = JobStatus.ASSIGNED, v.record.id
         m.mark(job=job)
         v.agenda = [Task(job.from_station, "pick", job.id, job.container)]
