@@ -12,6 +12,12 @@ the vehicles it waited on (docs/run-record.md). Two kinds of deadlock are found:
   cycle misses: waiting forever on a vehicle that will never move. Movement comes from the
   recorded trajectories (ground truth), not from vehicle states.
 
+* **gridlock** (:func:`find_gridlocks`): for longer than ``stall_bound_s`` no vehicle
+  moves at all while some job waits unassigned the whole time (from the core's event
+  log: created or handed back, not yet assigned, done or cancelled). This catches the
+  deadlock no traffic wait shows: vehicles standing at rest on the stations one another
+  need, each holding work it cannot finish (the ``day_2026`` stop at 11:00).
+
 A stall whose vehicle is on a cycle episode overlapping it is that cycle, not a second
 deadlock. Intervals of the same (vehicle, waited-on) pair that touch or overlap are merged
 first, so a wait recorded in pieces counts once.
@@ -35,6 +41,7 @@ MOVE_EPS_M = 1e-3
 class DeadlockKind(str, Enum):
     CYCLE = "cycle"
     STALL = "stall"
+    GRIDLOCK = "gridlock"
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,51 @@ def find_deadlocks(
             continue
         stalls.append(Deadlock(DeadlockKind.STALL, (vehicle, *on), gap[0], gap[1]))
     return tuple(sorted(cycles + stalls, key=lambda d: (d.t_start_s, d.kind.value, d.vehicles)))
+
+
+OPENS_JOB = frozenset({"job_created", "job_injected", "job_reassigned"})
+CLOSES_JOB = frozenset({"job_assigned", "job_resumed", "job_done", "job_cancelled"})
+"""Core events that put a job in, and take it out of, the unassigned queue."""
+
+
+def find_gridlocks(
+    events: Sequence[tuple[float, str, Mapping[str, object]]],
+    trajectories: Mapping[str, np.ndarray],
+    end_s: float,
+    stall_bound_s: float = DEFAULT_STALL_BOUND_S,
+) -> tuple[Deadlock, ...]:
+    """Intervals longer than ``stall_bound_s`` with no vehicle moving and a job unassigned.
+
+    Parameters
+    ----------
+    events : sequence of (t_s, kind, payload)
+        The core's event log; job events carry ``payload["job"]``.
+    trajectories : mapping vehicle -> (n, 4) array
+        Ground-truth poses, as for :func:`find_deadlocks`.
+    end_s : float
+        End of the run (a job still unassigned at the end is waiting until then).
+    """
+    waiting: list[tuple[float, float]] = []
+    since: dict[str, float] = {}
+    for t_s, kind, payload in sorted(events, key=lambda e: e[0]):
+        job = payload.get("job") if isinstance(payload, Mapping) else None
+        if not isinstance(job, str):
+            continue
+        if kind in OPENS_JOB:
+            since.setdefault(job, float(t_s))
+        elif kind in CLOSES_JOB and job in since:
+            waiting.append((since.pop(job), float(t_s)))
+    waiting += [(t0, float(end_s)) for t0 in since.values()]
+    moving = _merge([(float(a), float(b)) for rows in trajectories.values() for a, b in zip(*_moving_intervals(rows))])
+    found = []
+    for w0, w1 in waiting:
+        # The still gaps of the whole fleet inside this job's wait.
+        cursor = w0
+        for m0, m1 in [m for m in moving if m[1] > w0 and m[0] < w1] + [(w1, w1)]:
+            if m0 - cursor > stall_bound_s:
+                found.append((cursor, m0))
+            cursor = max(cursor, m1)
+    return tuple(Deadlock(DeadlockKind.GRIDLOCK, (), t0, t1) for t0, t1 in _merge(found))
 
 
 def _merge(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:

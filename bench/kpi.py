@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.deadlock import DEFAULT_STALL_BOUND_S, find_deadlocks
+from bench.deadlock import DEFAULT_STALL_BOUND_S, find_deadlocks, find_gridlocks
 from bench.record import DIRECTIONS, RunRecord
 from planner.collision import DEFAULT_STEP_S, find_collisions
 
@@ -53,7 +53,9 @@ def compute_report(
     names = record.vehicles
     trajectories = [record.trajectories[v] for v in names]
     collisions = find_collisions(trajectories, record.footprint_m, step_s=collision_step_s) if trajectories else ()
-    deadlocks = find_deadlocks(record.waits, record.trajectories, stall_bound_s)
+    deadlocks = sorted(find_deadlocks(record.waits, record.trajectories, stall_bound_s)
+                       + find_gridlocks(record.events, record.trajectories, record.sim_duration_s, stall_bound_s),
+                       key=lambda d: (d.t_start_s, d.kind.value, d.vehicles))
     crossed = len(record.crossings)
     report: dict[str, Any] = {
         "scenario": record.scenario,

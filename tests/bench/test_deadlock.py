@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.deadlock import DeadlockKind, find_deadlocks
+from bench.deadlock import DeadlockKind, find_deadlocks, find_gridlocks
 
 
 def still(x_m: float, t_end_s: float = 400.0) -> np.ndarray:
@@ -90,3 +90,21 @@ def test_long_cycle_is_not_also_a_stall():
 
 def test_waiting_on_oneself_is_ignored():
     assert find_deadlocks([("A", 0.0, 10.0, ["A"])], TRAJ) == ()
+
+
+def test_fleet_at_rest_with_a_job_waiting_is_a_gridlock_regression_gate_stall():
+    # day_2026 stopped at 11:00 with every vehicle at rest on a station and 142 jobs
+    # unassigned for 13 h; no vehicle waited on another, so neither cycles nor stalls saw it.
+    events = [(5.0, "job_created", {"job": "J1"})]
+    (d,) = find_gridlocks(events, {"A": moving_between(0.0, 0.0, 20.0), "B": still(100.0)}, 400.0, stall_bound_s=60.0)
+    assert d.kind is DeadlockKind.GRIDLOCK and (d.t_start_s, d.t_end_s) == (20.0, 400.0)
+
+
+def test_no_gridlock_while_a_vehicle_moves_or_once_the_job_is_taken():
+    events = [(0.0, "job_created", {"job": "J1"}), (150.0, "job_assigned", {"job": "J1"})]
+    traj = {"A": still(0.0), "B": moving_between(100.0, 40.0, 90.0)}
+    assert find_gridlocks(events, traj, 400.0, stall_bound_s=60.0) == ()  # at rest 0-40 s and 90-150 s only
+    assert len(find_gridlocks(events, traj, 400.0, stall_bound_s=50.0)) == 1
+    handed_back = events + [(200.0, "job_reassigned", {"job": "J1"}), (230.0, "job_assigned", {"job": "J1"})]
+    assert find_gridlocks(handed_back, traj, 400.0, stall_bound_s=50.0) == find_gridlocks(events, traj, 400.0, stall_bound_s=50.0)
+    assert find_gridlocks([(0.0, "job_created", {"job": "J1"}), (10.0, "job_done", {"job": "J1"})], TRAJ, 400.0, 60.0) == ()
