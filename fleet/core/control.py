@@ -290,6 +290,9 @@ class Handlers:
                       location_kind=STATION_LOCATION.get(kind, Location.YARD), location=station, gate_in_s=now)
         self.m.mark(container=c)
         self.m.event(now, "arrival", {"container": cid, "station": station, "direction": direction})
+        from fleet.core.dispatch import move_booking_off
+
+        move_booking_off(self.m, station, now)
         return {"container": cid}
 
     def container_departure(self, request) -> dict[str, Any]:

@@ -150,6 +150,28 @@ def bind_destination(m: "FleetManager", v: "VehicleRuntime", now: float) -> bool
     return True
 
 
+def move_booking_off(m: "FleetManager", station: str, now: float) -> None:
+    """A box was put down on ``station`` by someone else (the Dongxing yard places imports
+    on any bay it sees empty; it does not know our bookings): a job that claimed the bay
+    for a drop takes another free one, unless its vehicle is already driving there (then
+    the bay stays booked and the alert is the operator's)."""
+    jid = m.station_claims.get(station)
+    job = m.jobs.get(jid) if jid else None
+    if job is None or job.to_station != station or job.status not in (JobStatus.ASSIGNED, JobStatus.CARRYING):
+        return
+    v = m.vehicles.get(job.vehicle) if job.vehicle else None
+    at = next((i for i, t in enumerate(v.agenda) if t.job == job.id and t.action == "drop"), None) if v else None
+    if v is None or at is None or (at == 0 and v.leg is not None):
+        m.raise_alert(now, Alert("bay_conflict", "warning", station, f"{station}: a box was put down on a bay booked for {job.container}"))
+        return
+    del m.station_claims[station]
+    if not _bind(m, job, station, v.record.id, now):
+        m.station_claims[station] = job.id  # nowhere else free: keep it, the box may be gone first
+        m.raise_alert(now, Alert("bay_conflict", "warning", station, f"{station}: a box was put down on a bay booked for {job.container}"))
+        return
+    v.agenda[at] = replace(v.agenda[at], station=job.to_station)
+
+
 def _bindable(m: "FleetManager", jobs: list[Job]) -> list[Job]:
     """``jobs`` without the late-bound ones that could not claim a destination now.
 

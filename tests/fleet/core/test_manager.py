@@ -238,3 +238,23 @@ def test_no_box_is_picked_up_without_a_free_bay_to_put_it_down_regression_gate_s
     del f.core.station_claims[handover[1]]
     f.run_until(lambda: f.core.containers["OUT"].location_kind is Location.HANDOVER)
     assert job.to_station == handover[1] == f.core.containers["OUT"].location
+
+
+def test_a_box_put_down_on_a_booked_bay_moves_the_booking_regression_two_boxes_on_a_bay(fleet):
+    # The Dongxing yard places imports on any bay it sees empty; in day_2026 22 of 283
+    # imports landed on a handover bay booked for an export still on its way.
+    f = fleet
+    f.step()
+    arrive(f, "OUT", "export", "E1-T1")
+    job = None
+    for _ in range(50):
+        f.step()
+        job = next((j for j in f.core.jobs.values() if j.container == "OUT" and j.to_bound), None)
+        if job is not None:
+            break
+    assert job is not None and not f.core.containers["OUT"].location_kind is Location.IGV
+    booked = job.to_station
+    arrive(f, "IN", "import", booked, None)
+    assert job.to_station != booked and f.core.station_claims[job.to_station] == job.id
+    f.run_until(lambda: f.core.containers["OUT"].location_kind is Location.HANDOVER)
+    assert f.core.containers["OUT"].location == job.to_station != booked
