@@ -300,11 +300,13 @@ class Traffic:
             self.table.add(self.block_owner, self.blocked.astype(np.int32), np.full(n, -math.inf), np.full(n, math.inf))
 
     # ------------------------------------------------------------------ views
-    def reserved_cells(self, vid: str) -> list[int]:
+    def reserved_cells(self, vid: str, limit: int | None = None) -> list[int]:
+        """Cells ``vid`` holds (its released, not yet passed steps), at most ``limit``."""
         i = self.index.get(vid)
         if i is None:
             return []
         if vid in self.frozen:
-            return [int(c) for c in self.hold[vid]]
+            return [int(c) for c in self.hold[vid][:limit]]
         path = self.paths[i]
-        return [int(c) for c in path.cells[int(self.done[i]) : int(self.released[i]) + 1]]
+        # PERF: sliced before the list is built (telemetry shows 60 of paths thousands long).
+        return path.cells[int(self.done[i]) : int(self.released[i]) + 1][:limit].tolist()
