@@ -127,7 +127,9 @@ def test_malformed_flood_is_counted_and_the_other_vehicle_loses_nothing(
                 lambda: harness.core.stats().links.get(FUZZ_SERIAL) is not None
                 and harness.core.stats().links[FUZZ_SERIAL].invalid_total == MALFORMED
                 and len(harness.inbound_of(GOOD_SERIAL, State)) == states_sent
-                and len(harness.received[GOOD_SERIAL]) == orders_sent,
+                and len(harness.received[GOOD_SERIAL]) == orders_sent
+                # the last order's acknowledgement is still on its way when the vehicle has it
+                and len(harness.events_of(GOOD_SERIAL, LinkEventKind.DELIVERED)) == orders_sent,
                 timeout_s=20,
             )
     finally:
