@@ -148,6 +148,10 @@ def _rejoin(m: "FleetManager", v: "VehicleRuntime", state: State) -> None:
     if not m.traffic.is_frozen(serial):
         v.rejoin = v.rejoin_cancelled = False
         return
+    if any(a.action_status in _UNDER_WAY for a in state.action_states):
+        # A pick or drop under way finishes first: cancelled, it left the box half moved
+        # and the core's drop leg failed for ever (the disruption bench's lost containers).
+        return
     if state.node_states or state.driving:
         if not v.rejoin_cancelled:
             m.instant(serial, "cancelOrder")
@@ -155,6 +159,28 @@ def _rejoin(m: "FleetManager", v: "VehicleRuntime", state: State) -> None:
         return
     v.rejoin = v.rejoin_cancelled = False
     m.thaw_vehicle(serial, _reported_cell(m, state, v.record))
+    _reconcile_loads(m, v, state)
+
+
+_UNDER_WAY = frozenset({ActionStatus.INITIALIZING, ActionStatus.RUNNING, ActionStatus.PAUSED})
+
+
+def _reconcile_loads(m: "FleetManager", v: "VehicleRuntime", state: State) -> None:
+    """After a silence: a pick or drop the vehicle did meanwhile, the core takes over."""
+    from fleet.core.dispatch import resync_vehicle
+
+    now = m.clock()
+    resync_vehicle(m, v, state, now)
+    c = m.containers.get(v.record.container) if v.record.container else None
+    if c is not None and not (c.location_kind is Location.IGV and c.location == v.record.id):
+        # Put down while unheard: its drop task is done.
+        done = v.record.job
+        v.agenda = [t for t in v.agenda if t.job != done]
+        v.record.laden, v.record.container, v.record.job = False, None, None
+        here = m.station_at(v.cell)
+        job = m.jobs.get(done) if done else None
+        if here is not None and job is not None and m.station_claims.get(here) == job.id:
+            m.station_claims[here] = v.record.id
 
 
 def _reported_cell(m: "FleetManager", state: State, r: VehicleRecord) -> int:
