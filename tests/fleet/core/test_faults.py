@@ -136,3 +136,42 @@ def test_vehicle_back_from_a_long_comm_loss_is_seated_where_it_drove_regression_
         assert sum(1 for e in f.core.alerts if e["kind"] == "comm_loss") >= 1
     finally:
         f.close()
+
+
+def test_drop_done_while_unheard_is_taken_over_on_return_regression_drop_failed_for_ever():
+    # A vehicle whose radio dropped on its way to a drop went on and put the box down. The
+    # core thawed it with the drop still on its agenda and sent it again: a real vehicle
+    # (no box on board) failed that drop every 30 s for the rest of the day, and the
+    # container was counted lost (disruption bench).
+    f = LockstepFleet(n_vehicles=2, config=CoreConfig(offline_timeout_s=10.0, plan_in_worker=False))
+    try:
+        f.step()
+        arrive(f, "D1", "export", "E1-T1")
+        traffic = f.core.traffic
+        lost = None
+        for _ in range(2000):
+            f.step()
+            for v in f.vehicles:
+                rt = f.core.vehicles.get(v.serial)
+                if (rt is not None and rt.leg is not None and rt.agenda and rt.agenda[0].action == "drop"
+                        and traffic.released[traffic.index[v.serial]] >= len(rt.leg.cells) - 1 and rt.leg.progress < len(rt.leg.cells) - 4):
+                    lost = v
+                    break
+            if lost is not None:
+                break
+        assert lost is not None, "no vehicle released to the end of its drop leg"
+        job = next(j for j in f.core.jobs.values() if j.container == "D1")
+        lost.client.drop()  # radio gone; it drives on and puts the box down
+        f.run_until(lambda: traffic.is_frozen(lost.serial) and "D1" in lost.executed_drops, 400)
+        assert f.core.containers["D1"].location_kind is Location.IGV  # the core did not hear it
+        lost.client.reconnect()
+        lost.client.connect()
+        f.run_until(lambda: not traffic.is_frozen(lost.serial), 100)
+        rt = f.core.vehicles[lost.serial]
+        assert job.status is JobStatus.DONE and f.core.containers["D1"].location_kind is Location.HANDOVER
+        assert all(t.job != job.id for t in rt.agenda) and not rt.record.laden and rt.record.container is None
+        for _ in range(20):
+            f.step()
+        assert lost.executed_drops == ["D1"] and f.cell_conflicts() == []
+    finally:
+        f.close()
