@@ -161,15 +161,13 @@ def move_booking_off(m: "FleetManager", station: str, now: float) -> None:
         return
     v = m.vehicles.get(job.vehicle) if job.vehicle else None
     at = next((i for i, t in enumerate(v.agenda) if t.job == job.id and t.action == "drop"), None) if v else None
-    if v is None or at is None or (at == 0 and v.leg is not None):
-        m.raise_alert(now, Alert("bay_conflict", "warning", station, f"{station}: a box was put down on a bay booked for {job.container}"))
-        return
-    del m.station_claims[station]
-    if not _bind(m, job, station, v.record.id, now):
+    if v is not None and at is not None and not (at == 0 and v.leg is not None):
+        del m.station_claims[station]
+        if _bind(m, job, station, v.record.id, now):
+            v.agenda[at] = replace(v.agenda[at], station=job.to_station)
+            return
         m.station_claims[station] = job.id  # nowhere else free: keep it, the box may be gone first
-        m.raise_alert(now, Alert("bay_conflict", "warning", station, f"{station}: a box was put down on a bay booked for {job.container}"))
-        return
-    v.agenda[at] = replace(v.agenda[at], station=job.to_station)
+    m.raise_alert(now, Alert("bay_conflict", "warning", station, f"{station}: a box was put down on a bay booked for {job.container}"))
 
 
 def _bindable(m: "FleetManager", jobs: list[Job]) -> list[Job]:
