@@ -49,6 +49,10 @@ def _resting_boxes(m: "FleetManager") -> set[str]:
             or (c.location_kind is Location.HANDOVER and c.direction is Direction.IMPORT)}
 
 
+def _is_free_station(m: "FleetManager", station: str, resting: set[str], claimed_ok: bool = False) -> bool:
+    return (claimed_ok or station not in m.station_claims) and station not in resting
+
+
 def _free_station(m: "FleetManager", kind: str, near: str | None, zone_filter=None, *, resting: set[str] | None = None,
                   claimed_ok: bool = False) -> str | None:
     """The free station of ``kind`` nearest to station ``near`` (by travel time).
@@ -61,8 +65,7 @@ def _free_station(m: "FleetManager", kind: str, near: str | None, zone_filter=No
         resting = _resting_boxes(m)
     candidates = [
         i for i, s in enumerate(tm.stations)
-        if s.kind == kind and (claimed_ok or s.id not in m.station_claims) and s.id not in resting
-        and (zone_filter is None or zone_filter(s))
+        if s.kind == kind and _is_free_station(m, s.id, resting, claimed_ok) and (zone_filter is None or zone_filter(s))
     ]
     if not candidates:
         return None
@@ -179,7 +182,7 @@ def _bindable(m: "FleetManager", jobs: list[Job]) -> list[Job]:
     resting = _resting_boxes(m)
     free: dict[tuple[str, str | None], int] = {}
     for s in m.map.stations:
-        if s.kind in LATE_BOUND_KINDS and s.id not in m.station_claims and s.id not in resting:
+        if s.kind in LATE_BOUND_KINDS and _is_free_station(m, s.id, resting):
             yard = m.map.zones[m.map.zone_index[s.zone_id]].properties.get("yard") if s.kind == "crane_transfer" else None
             free[(s.kind, yard)] = free.get((s.kind, yard), 0) + 1
     keep = {j.id for j in jobs if j.to_bound}

@@ -89,6 +89,18 @@ def test_delays_and_one_vehicle_offline_mid_route():
         f.close()
 
 
+def _step_until_vehicle(f: LockstepFleet, wanted, max_steps: int):
+    """Step until a vehicle with a leg meets ``wanted(runtime, released_step)``; that vehicle, or None."""
+    traffic = f.core.traffic
+    for _ in range(max_steps):
+        f.step()
+        for v in f.vehicles:
+            rt = f.core.vehicles.get(v.serial)
+            if rt is not None and rt.leg is not None and wanted(rt, int(traffic.released[traffic.index[v.serial]])):
+                return v
+    return None
+
+
 def test_vehicle_back_from_a_long_comm_loss_is_seated_where_it_drove_regression_collision():
     # A vehicle whose radio drops goes on driving the steps it was released. The core froze
     # it (held those steps), and when it came back thawed it at the last cell *heard*: the
@@ -101,16 +113,7 @@ def test_vehicle_back_from_a_long_comm_loss_is_seated_where_it_drove_regression_
         for cid, st in [("Y1", "E1-T1"), ("Y2", "E2-T2"), ("Y3", "E3-T3")]:
             arrive(f, cid, "export", st)
         traffic = f.core.traffic
-        lost = None
-        for _ in range(400):
-            f.step()
-            for v in f.vehicles:
-                rt = f.core.vehicles.get(v.serial)
-                if rt is not None and rt.leg is not None and traffic.released[traffic.index[v.serial]] >= rt.leg.progress + 4:
-                    lost = v
-                    break
-            if lost is not None:
-                break
+        lost = _step_until_vehicle(f, lambda rt, released: released >= rt.leg.progress + 4, 400)
         assert lost is not None, "no vehicle with a few released steps ahead"
         heard_cell = f.core.vehicles[lost.serial].cell
         lost.client.drop()  # radio gone; it keeps driving
@@ -148,17 +151,9 @@ def test_drop_done_while_unheard_is_taken_over_on_return_regression_drop_failed_
         f.step()
         arrive(f, "D1", "export", "E1-T1")
         traffic = f.core.traffic
-        lost = None
-        for _ in range(2000):
-            f.step()
-            for v in f.vehicles:
-                rt = f.core.vehicles.get(v.serial)
-                if (rt is not None and rt.leg is not None and rt.agenda and rt.agenda[0].action == "drop"
-                        and traffic.released[traffic.index[v.serial]] >= len(rt.leg.cells) - 1 and rt.leg.progress < len(rt.leg.cells) - 4):
-                    lost = v
-                    break
-            if lost is not None:
-                break
+        lost = _step_until_vehicle(
+            f, lambda rt, released: rt.agenda and rt.agenda[0].action == "drop"
+            and released >= len(rt.leg.cells) - 1 and rt.leg.progress < len(rt.leg.cells) - 4, 2000)
         assert lost is not None, "no vehicle released to the end of its drop leg"
         job = next(j for j in f.core.jobs.values() if j.container == "D1")
         lost.client.drop()  # radio gone; it drives on and puts the box down
