@@ -21,7 +21,8 @@ Ka Long / Beilun river; its midpoint is placed at the site position of site.md
 * outer verticals x = +-440 and inner verticals x = +-240 close the one-way loops.
 
 North of the river, the Dongxing handover yard (300 m x 200 m): a one-way ring with two
-aisles of handover bays.
+aisles of handover bays, HA where IGVs put exports down and HB where the Dongxing yard
+puts imports down (zones ``handover-export`` and ``handover-import``, property ``yard``).
 """
 
 from __future__ import annotations
@@ -116,11 +117,11 @@ def network() -> RoadNetwork:
     for k in range(12):
         bay(Bay(f"GATE-{k + 1:02d}", "truck_exchange", "R8", -60.0 + BAY_PITCH_M * k, -1, zone="gate"))
     handover = 0
-    for road_id, side in (("HA", +1), ("HB", +1)):
+    for road_id, side, zone in (("HA", +1, "handover-export"), ("HB", +1, "handover-import")):
         # HA runs west: left is south; HB runs east: left is north. Both face the ring.
         for at in np.arange(-104.0, 104.0 + 1e-9, BAY_PITCH_M):
             handover += 1
-            bay(Bay(f"HO-{handover:02d}", "handover", road_id, float(at), side, zone="handover"))
+            bay(Bay(f"HO-{handover:02d}", "handover", road_id, float(at), side, zone=zone))
     return net
 
 
@@ -143,7 +144,13 @@ def zones(builder: MapBuilder) -> None:
     z("gate", "gate", _rect(-52.0, -512.0, 40.0, -480.0), name="e-Gate truck exchange")
     z("admin", "building", _rect(150.0, -545.0, 250.0, -495.0), name="Administration building")
     z("warehouse", "building", _rect(-250.0, -565.0, -150.0, -495.0), name="Warehouse (7,000 m²)")
-    z("handover", "handover", _rect(-150.0, 640.0, 150.0, 840.0), name="Dongxing handover yard")
+    # One aisle each way: exports put down on HA (the first reached from the bridge),
+    # imports put down by the Dongxing yard on HB. Shared bays filled with imports the
+    # core could not clear fast enough and exports starved (day_2026, bench/README.md).
+    z("handover-export", "handover", _rect(-150.0, 640.0, 150.0, 745.0),
+      name="Dongxing handover yard, export aisle", yard="export")
+    z("handover-import", "handover", _rect(-150.0, 745.0, 150.0, 840.0),
+      name="Dongxing handover yard, import aisle", yard="import")
 
 
 def build_geojson() -> dict:

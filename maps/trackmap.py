@@ -212,6 +212,17 @@ class TrackMap:
             raise InputError(f"unknown station {station_id!r} on map {self.name!r}")
         return index
 
+    def station_side(self, station_id: str) -> str | None:
+        """The ``yard`` property (``export``/``import``) of the zone the station serves.
+
+        None when the station names no zone or its zone serves both directions.
+        """
+        zone = self.station(station_id).zone_id
+        if zone is None or zone not in self.zone_index:
+            return None
+        side = self.zones[self.zone_index[zone]].properties.get("yard")
+        return str(side) if side is not None else None
+
     def stations_of_kind(self, kind: str) -> tuple[Station, ...]:
         return tuple(s for s in self.stations if s.kind == kind)
 

@@ -16,8 +16,8 @@ A container's life here:
   ``crane_transfer`` stations (round robin) and ``eseal_event sealed``. An IGV ``pick``
   there books the waterside crane (slot -> IGV). A ``drop`` at a ``handover`` station is
   taken by the Dongxing equipment: the box has crossed.
-* **Import.** The Dongxing yard puts the box on the free handover station unused the
-  longest (a backlog waits when none is free) and sends ``container_arrival``; an IGV
+* **Import.** The Dongxing yard puts the box on the free station of the import aisle
+  unused the longest (a backlog waits when none is free) and sends ``container_arrival``; an IGV
   ``pick`` there is served by the handover equipment. A ``drop`` at an import block's
   ``crane_transfer`` station books the waterside crane (IGV -> slot; the vehicle is free
   once the box is lifted). Once the box is stacked and released, a road truck comes for
@@ -86,7 +86,8 @@ class TerminalConfig:
     perishable_share: float = 0.45
     """Share of perishables, for the lab draw (taken from the demand when one is given)."""
     import_handover_stations: tuple[str, ...] = ()
-    """Handover stations where imports are put down (empty: all)."""
+    """Handover stations where imports are put down (empty: the map's import aisle, the
+    handover stations whose zone has ``yard = "import"``, or all when it has none)."""
     event_prefix: str = "sim"
 
     def __post_init__(self) -> None:
@@ -178,7 +179,8 @@ class Terminal:
         self._inspection = Server("inspection", cfg.inspectors)
         self._handover = Server("handover", cfg.handover_machines)
         handover = [s.id for s in track_map.stations_of_kind("handover")]
-        chosen = list(cfg.import_handover_stations) or handover
+        import_aisle = [s for s in handover if track_map.station_side(s) == "import"]
+        chosen = list(cfg.import_handover_stations) or import_aisle or handover
         unknown = [s for s in chosen if s not in handover]
         if unknown:
             raise InputError(f"import handover station {unknown[0]!r} is not a handover station of map {track_map.name!r}")

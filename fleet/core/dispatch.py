@@ -53,19 +53,22 @@ def _is_free_station(m: "FleetManager", station: str, resting: set[str], claimed
     return (claimed_ok or station not in m.station_claims) and station not in resting
 
 
-def _free_station(m: "FleetManager", kind: str, near: str | None, zone_filter=None, *, resting: set[str] | None = None,
-                  claimed_ok: bool = False) -> str | None:
+def _free_station(m: "FleetManager", kind: str, near: str | None, side: str | None = None, *,
+                  resting: set[str] | None = None, claimed_ok: bool = False) -> str | None:
     """The free station of ``kind`` nearest to station ``near`` (by travel time).
 
     Free: not claimed (unless ``claimed_ok``) and no container resting on it (``resting``,
-    computed by the caller when it asks for many stations in one tick).
+    computed by the caller when it asks for many stations in one tick). With ``side``
+    (``export``/``import``), only stations serving that direction or both
+    (:meth:`maps.trackmap.TrackMap.station_side`): an export goes to an export block's
+    transfer point and to the handover aisle where the Dongxing yard collects exports.
     """
     tm = m.map
     if resting is None:
         resting = _resting_boxes(m)
     candidates = [
         i for i, s in enumerate(tm.stations)
-        if s.kind == kind and _is_free_station(m, s.id, resting, claimed_ok) and (zone_filter is None or zone_filter(s))
+        if s.kind == kind and _is_free_station(m, s.id, resting, claimed_ok) and _serves(m, s.id, side)
     ]
     if not candidates:
         return None
@@ -76,9 +79,9 @@ def _free_station(m: "FleetManager", kind: str, near: str | None, zone_filter=No
     return tm.stations[best].id
 
 
-def _yard_filter(m: "FleetManager", direction: Direction):
-    blocks = {z.id for z in m.map.zones_of_kind("yard_block") if z.properties.get("yard") == direction.value}
-    return lambda s: s.zone_id in blocks
+def _serves(m: "FleetManager", station: str, side: str | None) -> bool:
+    own = m.station_side[station]
+    return side is None or own is None or own == side
 
 
 def intake_jobs(m: "FleetManager", now: float) -> None:
@@ -94,11 +97,8 @@ def intake_jobs(m: "FleetManager", now: float) -> None:
         move = next_move(c)
         if move is None:
             continue
-        zone_filter = None
-        if move.to_kind == "crane_transfer":
-            zone_filter = _yard_filter(m, c.direction)
         late = move.to_kind in LATE_BOUND_KINDS
-        to_station = _free_station(m, move.to_kind, c.location, zone_filter, resting=resting, claimed_ok=late)
+        to_station = _free_station(m, move.to_kind, c.location, c.direction.value, resting=resting, claimed_ok=late)
         via = _free_station(m, move.via_kind, c.location, resting=resting) if move.via_kind else None
         if to_station is None or (move.via_kind and via is None):
             continue  # nowhere free yet: try again next tick
@@ -116,17 +116,16 @@ def intake_jobs(m: "FleetManager", now: float) -> None:
 
 
 def _destination_group(m: "FleetManager", job: Job) -> tuple[str, str | None]:
-    """Station kind of a late-bound job's destination, and the yard direction it must be in."""
+    """Station kind of a late-bound job's destination, and the direction it must serve."""
     kind = m.map.station(job.to_station).kind
     c = m.containers.get(job.container) if job.container else None
-    return kind, (c.direction.value if kind == "crane_transfer" and c is not None else None)
+    return kind, (c.direction.value if c is not None else None)
 
 
 def _bind(m: "FleetManager", job: Job, near: str | None, vid: str, now: float) -> bool:
     """Claim the free station nearest ``near`` for ``job``'s late-bound destination."""
-    kind, yard = _destination_group(m, job)
-    zone_filter = _yard_filter(m, Direction(yard)) if yard is not None else None
-    station = _free_station(m, kind, near, zone_filter)
+    kind, side = _destination_group(m, job)
+    station = _free_station(m, kind, near, side)
     if station is None:
         return False
     m.station_claims[station] = job.id
@@ -176,22 +175,24 @@ def move_booking_off(m: "FleetManager", station: str, now: float) -> None:
 def _bindable(m: "FleetManager", jobs: list[Job]) -> list[Job]:
     """``jobs`` without the late-bound ones that could not claim a destination now.
 
-    Per destination group, as many unbound jobs as there are free stations, the most
-    urgent first (priority, then deadline, then age).
+    Per destination group (station kind, direction), as many unbound jobs as there are
+    free stations serving it, the most urgent first (priority, then deadline, then age).
+    Stations serving both directions are a shared pool, used after the group's own.
     """
     resting = _resting_boxes(m)
     free: dict[tuple[str, str | None], int] = {}
     for s in m.map.stations:
         if s.kind in LATE_BOUND_KINDS and _is_free_station(m, s.id, resting):
-            yard = m.map.zones[m.map.zone_index[s.zone_id]].properties.get("yard") if s.kind == "crane_transfer" else None
-            free[(s.kind, yard)] = free.get((s.kind, yard), 0) + 1
+            group = (s.kind, m.station_side[s.id])
+            free[group] = free.get(group, 0) + 1
     keep = {j.id for j in jobs if j.to_bound}
     urgent = sorted((j for j in jobs if not j.to_bound),
                     key=lambda j: (-j.priority, j.deadline_s if j.deadline_s is not None else float("inf"), j.created_s, j.id))
     for j in urgent:
-        group = _destination_group(m, j)
-        if free.get(group, 0) > 0:
-            free[group] -= 1
+        kind, side = _destination_group(m, j)
+        pool = next((g for g in ((kind, side), (kind, None)) if free.get(g, 0) > 0), None)
+        if pool is not None:
+            free[pool] -= 1
             keep.add(j.id)
     return [j for j in jobs if j.id in keep]
 

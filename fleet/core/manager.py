@@ -130,6 +130,7 @@ class FleetManager:
         self.jobs: dict[str, Job] = {}
         self.station_claims: dict[str, str] = {}  # station id -> job or vehicle id
         self._station_at_cell = {int(c): st.id for st, c in zip(track_map.stations, track_map.station_cell)}
+        self.station_side = {st.id: track_map.station_side(st.id) for st in track_map.stations}
         self.blocked_lanes: set[str] = set()
         self.blocked_zones: set[str] = set()
         self.alerts: list[dict[str, Any]] = []

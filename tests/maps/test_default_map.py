@@ -47,6 +47,14 @@ def test_zones_and_stations_of_the_seed_articles(default_map):
     assert any("dmin" in z.name for z in tm.zones_of_kind("building"))
 
 
+def test_handover_yard_has_one_aisle_per_direction(default_map):
+    tm = default_map
+    sides = [tm.station_side(s.id) for s in tm.stations_of_kind("handover")]
+    assert sides.count("export") >= 24 and sides.count("import") >= 24
+    assert tm.station_side("E1-T1") == "export" and tm.station_side("I1-T1") == "import"
+    assert tm.station_side(tm.stations_of_kind("charger")[0].id) is None
+
+
 def test_handover_yard_is_across_the_river(default_map):
     tm = default_map
     bridge = tm.zones_of_kind("bridge")[0].polygon

@@ -145,6 +145,7 @@ def test_import_flow_handover_to_yard_to_road_truck(default_map):
     arrivals = feed.of("container_arrival")
     stations = [a["station"] for a in arrivals]
     assert len(set(stations)) == 3 and all(default_map.station(s).kind == "handover" for s in stations)
+    assert all(default_map.station_side(s) == "import" for s in stations)  # the import aisle only
     c, station = arrivals[0]["container"], stations[0]
     pick = t.service(request("pick", station, c, 200.0, "handover"))
     assert 60.0 <= pick.duration_s <= 120.0

@@ -258,3 +258,22 @@ def test_a_box_put_down_on_a_booked_bay_moves_the_booking_regression_two_boxes_o
     assert job.to_station != booked and f.core.station_claims[job.to_station] == job.id
     f.run_until(lambda: f.core.containers["OUT"].location_kind is Location.HANDOVER)
     assert f.core.containers["OUT"].location == job.to_station != booked
+
+
+def test_exports_are_put_down_only_in_the_export_aisle_regression_exports_starved(fleet):
+    # day_2026: imports filled every handover bay and exports had nowhere to go (northbound
+    # about 0 from 16:00 to 19:00). Each direction now has its own aisle; an export waits
+    # for a bay of the export aisle even when the import aisle has free ones.
+    f = fleet
+    f.step()
+    export_aisle = [s.id for s in f.map.stations_of_kind("handover") if f.map.station_side(s.id) == "export"]
+    for s in export_aisle:
+        f.core.station_claims[s] = "operator-hold"
+    arrive(f, "OUT", "export", "E1-T1")
+    for _ in range(200):
+        f.step()
+    job = next(j for j in f.core.jobs.values() if j.container == "OUT")
+    assert job.status is JobStatus.OPEN and f.core.containers["OUT"].location == "E1-T1"
+    del f.core.station_claims[export_aisle[-1]]
+    f.run_until(lambda: f.core.containers["OUT"].location_kind is Location.HANDOVER)
+    assert f.core.containers["OUT"].location == export_aisle[-1]
