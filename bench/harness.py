@@ -43,7 +43,8 @@ ProgressFn = Callable[[float, float], None]
 RunFn = Callable[[Scenario, ProgressFn], RunRecord]
 
 REPORT_FILE = "report.json"
-EXTRA_KPIS = ("crossings_northbound", "crossings_southbound", "containers_total", "containers_lost", "energy_kwh", "throughput_share")
+EXTRA_KPIS = ("crossings_northbound", "crossings_southbound", "containers_total", "containers_lost", "energy_kwh",
+              "throughput_share", "containers_overdue", "clearance_time_h_p95_open")
 """Numeric report keys beyond design section 7 that compare and sweep also show."""
 IDENTITY_KEYS = ("scenario", "seed")
 """Report keys that name a run rather than measure it: shown, never differenced."""
@@ -69,8 +70,13 @@ def due_containers(scenario: Scenario) -> float:
 
 def meets_demand(report: dict[str, Any], scenario: Scenario) -> bool:
     """Clearance p95 within the 6 h limit and at least :data:`DEMAND_SHARE` of the due
-    containers crossed (a run with nothing cleared cannot show it meets anything)."""
-    p95 = report.get("clearance_time_h_p95")
+    containers crossed (a run with nothing cleared cannot show it meets anything).
+
+    The p95 is ``clearance_time_h_p95_open``, which counts the containers still waiting
+    after 6 h: the cleared-only p95 passed a 12 h ``peak_2030`` run that had crossed 48 %
+    of what entered (the stuck boxes were simply not in it).
+    """
+    p95 = report.get("clearance_time_h_p95_open", report.get("clearance_time_h_p95"))
     if p95 is None or p95 > CLEARANCE_TARGET_H[1]:
         return False
     return report["containers_crossed"] >= DEMAND_SHARE * due_containers(scenario)

@@ -74,6 +74,7 @@ class RunRecord:
     energy_kwh: float
     utilisation: float
     events: tuple[tuple[float, str, Mapping[str, Any]], ...] = field(default_factory=tuple)
+    open_age_h: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     def __post_init__(self) -> None:
         # Normalise the containers the producer may hand over as lists, so records that
@@ -85,7 +86,7 @@ class RunRecord:
         set_(self, "crossings", tuple((float(t), str(d)) for t, d in self.crossings))
         set_(self, "events", tuple((float(t), str(k), dict(d)) for t, k, d in self.events))
         set_(self, "trajectories", {str(v): np.asarray(a, dtype=np.float64) for v, a in self.trajectories.items()})
-        for name in ("clearance_h", "replan_ms", "tick_ms"):
+        for name in ("clearance_h", "replan_ms", "tick_ms", "open_age_h"):
             set_(self, name, np.asarray(getattr(self, name), dtype=np.float64).reshape(-1))
         for name in ("states", "yard"):
             set_(self, name, np.asarray(getattr(self, name), dtype=np.float64))
@@ -116,7 +117,7 @@ class RunRecord:
                 raise RecordError(f"{where}: {name}: must be an integer >= 0, got {value!r}")
         _check_table(where, "states", self.states, len(STATE_NAMES))
         _check_table(where, "yard", self.yard, len(self.yard_blocks))
-        for name in ("clearance_h", "replan_ms", "tick_ms"):
+        for name in ("clearance_h", "replan_ms", "tick_ms", "open_age_h"):
             values = getattr(self, name)
             if not (np.isfinite(values).all() and (values >= 0).all()):
                 raise RecordError(f"{where}: {name}: every value must be a finite number >= 0")
@@ -151,7 +152,9 @@ _SCALARS = (
     "crane_moves", "rehandles", "deadline_misses", "containers_total", "containers_lost",
     "messages_dropped", "energy_kwh", "utilisation",
 )
-_ARRAYS = ("states", "yard", "clearance_h", "replan_ms", "tick_ms")
+_ARRAYS = ("states", "yard", "clearance_h", "replan_ms", "tick_ms", "open_age_h")
+_OPTIONAL_ARRAYS = ("open_age_h",)
+"""Arrays added after format version 1 was written; a record without them reads as empty."""
 
 
 def save_record(record: RunRecord, folder: str | Path) -> tuple[Path, Path]:
@@ -204,7 +207,8 @@ def load_record(folder: str | Path) -> RunRecord:
         raise RecordError(f"{json_path}: not a run record of format version {FORMAT_VERSION}")
     try:
         with np.load(npz_path) as npz:
-            arrays = {name: npz[name] for name in (*_ARRAYS, "trajectory_rows", "trajectory_offsets")}
+            arrays = {name: npz[name] for name in (*_ARRAYS, "trajectory_rows", "trajectory_offsets")
+                      if name in npz.files or name not in _OPTIONAL_ARRAYS}
     except FileNotFoundError:
         raise RecordError(f"{npz_path}: no such file") from None
     except (KeyError, ValueError, OSError, zipfile.BadZipFile) as exc:
@@ -224,7 +228,7 @@ def load_record(folder: str | Path) -> RunRecord:
             crossings=[(t, d) for t, d in doc["crossings"]],
             yard_blocks=doc["yard_blocks"],
             events=[(t, k, d) for t, k, d in doc["events"]],
-            **{name: arrays[name] for name in _ARRAYS},
+            **{name: arrays[name] for name in _ARRAYS if name in arrays},
         )
     except KeyError as exc:
         raise RecordError(f"{json_path}: missing key {exc}") from None

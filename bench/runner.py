@@ -260,6 +260,8 @@ class Run:
             waits=tuple(self.waits),
             crossings=tuple(sorted([(t, "northbound") for t in core.kpi_log["crossed_north"]] + [(t, "southbound") for t in core.kpi_log["crossed_south"]])),
             clearance_h=np.asarray(core.kpi_log["clearance_h"], dtype=np.float64),
+            open_age_h=np.asarray(sorted((now - c.gate_in_s) / 3600.0 for c in core.containers.values() if c.cleared_s is None),
+                                  dtype=np.float64).clip(min=0.0),
             replan_ms=np.asarray(core.kpi_log["replan_ms"], dtype=np.float64),
             tick_ms=np.asarray(core.kpi_log["tick_ms"], dtype=np.float64),
             yard=np.asarray(self.yard, dtype=np.float64).reshape(-1, 1 + len(self.blocks)), yard_blocks=self.blocks,

@@ -120,6 +120,8 @@ def test_meets_demand_needs_clearance_and_throughput():
     assert not meets_demand({"clearance_time_h_p95": 6.1, "containers_crossed": int(due)}, scenario)
     assert not meets_demand({"clearance_time_h_p95": 5.0, "containers_crossed": int(0.9 * due)}, scenario)
     assert not meets_demand({"clearance_time_h_p95": None, "containers_crossed": int(due)}, scenario)
+    # boxes left waiting past 6 h count, even when the cleared ones were quick
+    assert not meets_demand({"clearance_time_h_p95": 5.0, "clearance_time_h_p95_open": 7.5, "containers_crossed": int(due)}, scenario)
 
 
 @pytest.fixture(scope="module")

@@ -65,3 +65,17 @@ def test_figures_without_data_are_null(clean_record):
         assert report[key] is None
     assert report["containers_crossed"] == 0 and report["moves_per_h"] == 0.0
     json.dumps(report, allow_nan=False)
+
+
+def test_boxes_left_waiting_count_in_the_clearance_p95_regression_peak_half_carried(clean_record):
+    # A 12 h peak_2030 run passed the demand criterion with 48 % of what entered crossed:
+    # the clearance p95 saw only the cleared boxes. Boxes open after 6 h count at their age.
+    cleared = np.full(95, 1.0)
+    fast = dataclasses.replace(clean_record, clearance_h=cleared, open_age_h=np.array([0.5, 2.0]))
+    report = compute_report(fast)
+    assert report["containers_overdue"] == 0
+    assert report["clearance_time_h_p95_open"] == pytest.approx(report["clearance_time_h_p95"]) == pytest.approx(1.0)
+    stuck = dataclasses.replace(fast, open_age_h=np.array([0.5, *[9.0] * 10]))
+    report = compute_report(stuck)
+    assert report["containers_overdue"] == 10 and report["clearance_time_h_p95"] == pytest.approx(1.0)
+    assert report["clearance_time_h_p95_open"] > 6.0

@@ -57,6 +57,16 @@ def test_save_load_round_trip(clean_record, tmp_path):
     assert loaded.waits == clean_record.waits and isinstance(loaded.waits[0][3], tuple)
 
 
+def test_a_record_written_before_open_ages_loads_with_none(clean_record, tmp_path):
+    with_ages = dataclasses.replace(clean_record, open_age_h=np.array([7.0, 0.5]))
+    npz, _ = save_record(with_ages, tmp_path / "run")
+    assert load_record(tmp_path / "run").open_age_h.tolist() == [7.0, 0.5]
+    with np.load(npz) as archive:
+        older = {name: archive[name] for name in archive.files if name != "open_age_h"}
+    np.savez_compressed(npz, **older)
+    assert load_record(tmp_path / "run").open_age_h.size == 0
+
+
 def test_load_errors_are_one_line(clean_record, tmp_path):
     with pytest.raises(RecordError, match="record.json: no such file"):
         load_record(tmp_path / "missing")
