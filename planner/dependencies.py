@@ -19,6 +19,13 @@ occupant of a conflicting cell has left it.
 Only the first later occupancy of each conflicting cell gets an edge; later ones follow
 through that occupant's own chain (the transitive reduction of the paper, sect. IV).
 
+A stay that never ends (a path's last entry: the vehicle stands there until it gets a new
+path) orders the first later occupancy of each conflicting cell after step ``n + 1`` of
+the standing vehicle, a step that never comes: nobody is released into a vehicle that
+stays. A conflict-free plan has no such occupancy; a plan changed under paths planned
+before it can (a path cut short ends where another was to pass later; the disruption
+bench's collision), and then the later one waits instead of driving into it.
+
 The fleet uses :func:`releasable` every tick: given how many steps each vehicle has done
 (a node reached implies the step into it is done, so counting reached nodes is safe,
 just slightly late), it says how far each vehicle's order may be released. A vehicle
@@ -68,7 +75,11 @@ class DependencyGraph:
 
 @njit(cache=True)
 def _raw_edges(cell_indptr, occ_start, occ_end, occ_vehicle, occ_entry, occ_cell, conf_indptr, conf_idx, tol):
-    """For every occupancy and conflicting cell, the first later occupancy there (foreign only)."""
+    """For every occupancy and conflicting cell, the first later occupancy there (foreign only).
+
+    An occupancy that never ends is followed by the first foreign occupancy starting after
+    it starts (see the module doc).
+    """
     n_occ = occ_start.shape[0]
     cap = 4 * n_occ + 16
     src_v = np.empty(cap, np.int64)
@@ -78,8 +89,9 @@ def _raw_edges(cell_indptr, occ_start, occ_end, occ_vehicle, occ_entry, occ_cell
     m = 0
     for r in range(n_occ):
         e = occ_end[r]
-        if e == math.inf:
-            continue
+        stays = e == math.inf
+        if stays:
+            e = occ_start[r]
         x = occ_cell[r]
         for j in range(conf_indptr[x], conf_indptr[x + 1]):
             y = conf_idx[j]
@@ -92,6 +104,9 @@ def _raw_edges(cell_indptr, occ_start, occ_end, occ_vehicle, occ_entry, occ_cell
                     lo = mid + 1
                 else:
                     hi = mid
+            if stays:
+                while lo < cell_indptr[y + 1] and occ_vehicle[lo] == occ_vehicle[r]:
+                    lo += 1
             if lo == cell_indptr[y + 1]:
                 continue
             if occ_vehicle[lo] == occ_vehicle[r] or occ_entry[lo] == 0:

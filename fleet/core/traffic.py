@@ -227,8 +227,9 @@ class Traffic:
         self.table.add(i, hold, np.zeros(hold.size), np.full(hold.size, math.inf))
         self.frozen.add(vid)
         self.hold[vid] = hold
-        # Nobody waits for a frozen vehicle's steps any more.
-        self.done[i] = path.n_steps
+        # Nobody waits for a frozen vehicle's steps any more, nor for it to leave its
+        # path's end (step n + 1, see planner.dependencies): it holds ``hold`` instead.
+        self.done[i] = path.n_steps + 1
         self._changed(i)
         self._reroute_around(hold, now)
 
@@ -285,6 +286,12 @@ class Traffic:
         # The kept steps are released: the vehicle may be on any of them at any time.
         self._reserve_released(j, min(int(self.done[j]), keep), keep)
         self._changed(j)
+        if new is prefix:
+            # It now stays on its last released cell, where paths planned before may pass
+            # later (the disruption bench: a vehicle cut short on the bridge, the one
+            # behind released into it). Those are routed around it in turn; each cut is
+            # to released steps, which no reroute touches again, so this ends.
+            self._reroute_around(new.cells[-1:], now)
 
     def replanned_cells(self, vid: str) -> list[int]:
         return [int(c) for c in self.paths[self.index[vid]].cells]

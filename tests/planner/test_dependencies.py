@@ -10,7 +10,7 @@ import pytest
 from planner.dependencies import build_dependency_graph, plan_dependency_graph, releasable
 from planner.routing import plan_routes
 from planner.scenarios import corridor_map, crossing_map
-from planner.types import PlanOptions, Problem
+from planner.types import PlanOptions, Problem, VehiclePath
 
 
 def conflict_matrix(tm, paths):
@@ -154,6 +154,27 @@ def test_standing_vehicles_have_no_steps_but_order_others():
     result = plan_routes(problem, PlanOptions(improve_time_s=0.0))
     graph = build_dependency_graph(tm, problem.vehicle_ids, [result.paths["mover"], result.paths["stay"]])
     assert graph.n_steps.tolist()[1] == 0
+
+
+def test_nobody_is_released_into_a_vehicle_that_stays_regression_disruption_collision():
+    # A path cut short (its vehicle stays where its released steps end) under a path
+    # planned before, to pass there later: the later one used to get no dependency at
+    # all from a stay that never ends, and was released into the standing vehicle.
+    tm = corridor_map()
+    problem = Problem.from_stations(tm, ["W"], ["E"], vehicle_ids=["mover"])
+    mover = plan_routes(problem, PlanOptions(improve_time_s=0.0)).paths["mover"]
+    mid = tm.station_cell_of("MID")
+    stays = VehiclePath.standing(mid, float(mover.arrive_s[0]))  # there before the mover comes
+    graph = build_dependency_graph(tm, ["mover", "stays"], [mover, stays])
+    limit = int(releasable(graph, np.zeros(2, dtype=np.int64))[0])
+    blocked = set(tm.cell_conflicts(mid).tolist())
+    first_blocked = min(k for k, c in enumerate(mover.cells.tolist()) if c in blocked)
+    assert limit == first_blocked - 1
+    assert graph.dependencies(0, first_blocked) == [(1, 1)]  # step 1 of a path with none: never done
+    # one that stands there only after the mover has passed orders nobody
+    late = VehiclePath.standing(mid, float(mover.arrive_s[-1]) + 10.0)
+    graph = build_dependency_graph(tm, ["mover", "late"], [mover, late])
+    assert int(releasable(graph, np.zeros(2, dtype=np.int64))[0]) == mover.n_steps
 
 
 def test_release_rejects_wrong_shapes(default_map):
