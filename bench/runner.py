@@ -233,7 +233,7 @@ class Run:
         now = self.clock.now_s()
         # The core reads the states the vehicles sent in the last step before the ledger is
         # checked: a drop finished in that step is not a lost container.
-        self.core.tick()
+        self.core.read_vehicle_states()
         for vid, (start, on) in sorted(self._waiting_since.items()):
             self.waits.append((vid, start, now, on))
         core = self.core

@@ -22,6 +22,7 @@ unit moves, and each cell conflicts only with itself.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Mapping
 
 import numpy as np
@@ -217,11 +218,18 @@ class TrackMap:
 
         None when the station names no zone or its zone serves both directions.
         """
-        zone = self.station(station_id).zone_id
-        if zone is None or zone not in self.zone_index:
-            return None
-        side = self.zones[self.zone_index[zone]].properties.get("yard")
-        return str(side) if side is not None else None
+        self.station(station_id)  # unknown station: InputError
+        return self._station_sides[station_id]
+
+    @cached_property
+    def _station_sides(self) -> dict[str, str | None]:
+        # PERF: built once per map; the core asks for every candidate station every tick.
+        sides: dict[str, str | None] = {}
+        for s in self.stations:
+            zone = self.zones[self.zone_index[s.zone_id]] if s.zone_id in self.zone_index else None
+            side = zone.properties.get("yard") if zone is not None else None
+            sides[s.id] = str(side) if side is not None else None
+        return sides
 
     def stations_of_kind(self, kind: str) -> tuple[Station, ...]:
         return tuple(s for s in self.stations if s.kind == kind)

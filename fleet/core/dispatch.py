@@ -80,7 +80,7 @@ def _free_station(m: "FleetManager", kind: str, near: str | None, side: str | No
 
 
 def _serves(m: "FleetManager", station: str, side: str | None) -> bool:
-    own = m.station_side[station]
+    own = m.map.station_side(station)
     return side is None or own is None or own == side
 
 
@@ -183,7 +183,7 @@ def _bindable(m: "FleetManager", jobs: list[Job]) -> list[Job]:
     free: dict[tuple[str, str | None], int] = {}
     for s in m.map.stations:
         if s.kind in LATE_BOUND_KINDS and _is_free_station(m, s.id, resting):
-            group = (s.kind, m.station_side[s.id])
+            group = (s.kind, m.map.station_side(s.id))
             free[group] = free.get(group, 0) + 1
     keep = {j.id for j in jobs if j.to_bound}
     urgent = sorted((j for j in jobs if not j.to_bound),

@@ -130,7 +130,6 @@ class FleetManager:
         self.jobs: dict[str, Job] = {}
         self.station_claims: dict[str, str] = {}  # station id -> job or vehicle id
         self._station_at_cell = {int(c): st.id for st, c in zip(track_map.stations, track_map.station_cell)}
-        self.station_side = {st.id: track_map.station_side(st.id) for st in track_map.stations}
         self.blocked_lanes: set[str] = set()
         self.blocked_zones: set[str] = set()
         self.alerts: list[dict[str, Any]] = []
@@ -179,6 +178,14 @@ class FleetManager:
                 phase(now)
                 self.phase_ms.setdefault(phase.__name__.lstrip("_"), []).append((self.perf() - t0) * 1000.0)
         self.kpi_log["tick_ms"].append((self.perf() - started) * 1000.0)
+
+    def read_vehicle_states(self) -> None:
+        """Only the first two phases: what the vehicles reported is applied (finished
+        picks and drops move their containers), nothing is planned, released or sent.
+        For a harness that must read the last states of a run before it checks them."""
+        now = self.clock()
+        self._ingest(now)
+        self._update_vehicles(now)
 
     # ------------------------------------------------------------------ phases
     def _ingest(self, now: float) -> None:
