@@ -34,7 +34,9 @@ from bench.kpi import CLEARANCE_TARGET_H, REPORT_KEYS, compute_report, is_number
 from bench.plots import draw_fleet_size_curve, draw_run_plots
 from bench.record import RECORD_JSON, RECORD_NPZ, RunRecord, save_record
 from bench.scenario import Scenario
+from maps import load_track_map
 from maps.errors import InputError
+from sim.terminal import TerminalConfig, yard_capacity_per_day
 
 if TYPE_CHECKING:
     from bench.sweep import SweepResult
@@ -90,7 +92,18 @@ def report_of(record: Any, scenario: Scenario, stall_bound_s: float) -> dict[str
     report = compute_report(record, stall_bound_s=stall_bound_s)
     report["containers_due"] = due_containers(scenario)
     report["demand_met"] = meets_demand(report, scenario)
+    report["yard_capacity_per_day"], report["yard_crane_load"] = yard_load(scenario)
     return report
+
+
+def yard_load(scenario: Scenario) -> tuple[dict[str, float], float]:
+    """The yards' daily capacity with every crane busy (:func:`sim.terminal.yard_capacity_per_day`,
+    with the scenario's equipment) and the larger of the two yards' demand over it: above
+    1 no fleet carries the scenario's demand (its cranes cannot move it in a day)."""
+    capacity = yard_capacity_per_day(load_track_map(scenario.map), TerminalConfig(**scenario.equipment.overrides()))
+    demand = {"export": scenario.demand.export_per_day, "import": scenario.demand.import_per_day}
+    load = max((demand[yard] / capacity[yard] for yard in demand if capacity.get(yard, 0.0) > 0.0 and demand[yard] > 0.0), default=0.0)
+    return {yard: round(value, 1) for yard, value in sorted(capacity.items())}, load
 
 
 def run_one(
@@ -199,7 +212,7 @@ def summary_table(reports: Sequence[dict[str, Any]], names: Sequence[str]) -> Ta
     table.add_column("KPI")
     for name in names:
         table.add_column(name, justify="right")
-    for key in (*REPORT_KEYS[1:], "containers_due", "demand_met"):
+    for key in (*REPORT_KEYS[1:], "containers_due", "demand_met", "yard_crane_load"):
         cells = []
         for report in reports:
             text = format_value(report.get(key))
@@ -360,6 +373,11 @@ def fleet_size(
     if not counts or counts[0] < 1:
         raise BenchError(f"fleet sizes must be positive integers, got {list(vehicle_counts)}")
     root = Path(out_dir) / f"{scenario.name}_fleet"
+    capacity, load = yard_load(scenario)
+    if load > 1.0:
+        console.print(f"[bold yellow]warning:[/] no fleet size can carry {scenario.name}: its demand is {load:.2f}x what the "
+                      f"yards' cranes move in a day ({', '.join(f'{k} {v:,.0f}' for k, v in capacity.items())}); "
+                      "a bigger gate is studied with the scenario's [terminal] table")
     variants = [scenario.with_vehicles(n) for n in counts]
     folders = [root / f"{n}_vehicles" for n in counts]
     reports = _run_all(variants, folders, run_fn, console, keep_record, stall_bound_s)
@@ -373,7 +391,7 @@ def fleet_size(
     )
     status = FleetSizeStatus.FOUND if chosen is not None else FleetSizeStatus.NOT_FOUND
     doc = {
-        "scenario": scenario.name, "status": status.value, "vehicles": chosen,
+        "scenario": scenario.name, "status": status.value, "vehicles": chosen, "yard_crane_load": load,
         "criterion": f"clearance_time_h_p95 <= {CLEARANCE_TARGET_H[1]:g} and containers_crossed >= {DEMAND_SHARE:g} x containers_due",
         "runs": [{"vehicles": r.vehicles, "clearance_time_h_p95": r.clearance_time_h_p95, "containers_crossed": r.containers_crossed,
                   "containers_due": r.containers_due, "meets_demand": r.meets_demand, "folder": str(r.folder)} for r in rows],

@@ -55,7 +55,8 @@ from sim.demand import Demand, DemandConfig
 from sim.faults import Fault, FaultKind, FaultSchedule, share_faults
 from sim.firmware import Firmware
 from sim.spawn import build_fleet, serials
-from sim.terminal import Terminal, split_event
+from sim.customs_model import CustomsConfig
+from sim.terminal import Terminal, TerminalConfig, split_event
 from sim.vehicle import VehicleConfig
 
 STEP_S = 0.5
@@ -117,7 +118,9 @@ class Run:
                                      perishable_deadline_h=d.perishable_deadline_h, peak_profile=tuple(d.peak_profile),
                                      start_hour=d.start_hour),
                         seed=scenario.seed)
-        self.terminal = Terminal(self.map, demand, self._feed, seed=scenario.seed)
+        customs = CustomsConfig(scan_share=d.scan_share, lab_share=d.lab_share, hold_share=d.hold_share)
+        self.terminal = Terminal(self.map, demand, self._feed, seed=scenario.seed,
+                                 config=TerminalConfig(customs=customs, **scenario.equipment.overrides()))
         self.vehicles = build_fleet(self.map, scenario.vehicles, seed=scenario.seed, service=self.terminal.service,
                                     faults=vehicle_faults(scenario), start_kinds=("parking", "charger", "handover"),
                                     template=VehicleConfig(serial="igv", map_id=self.map.name,

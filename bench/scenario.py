@@ -136,6 +136,24 @@ class Faults:
 
 
 @dataclass(frozen=True)
+class Equipment:
+    """Terminal equipment the scenario sets instead of the defaults (None: the map's crane
+    count per yard block, :class:`sim.terminal.TerminalConfig`'s other figures). A study
+    of a bigger gate (more cranes, more handover machines) changes these, not the code."""
+
+    cranes_per_block: int | None = None
+    """1: one crane does both ends; 2: a waterside and a landside crane; 3: those two and a
+    passing crane that works at whichever end is busier (triple ARMG)."""
+    handover_machines: int | None = None
+    lab_samplers: int | None = None
+    inspectors: int | None = None
+
+    def overrides(self) -> dict[str, int]:
+        """The figures set, by :class:`sim.terminal.TerminalConfig` field name."""
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
 class Scenario:
     """One bench scenario; see the module docstring and docs/bench.md."""
 
@@ -146,6 +164,7 @@ class Scenario:
     seed: int
     duration_s: float
     faults: Faults = field(default_factory=Faults)
+    equipment: Equipment = field(default_factory=Equipment)
     description: str = ""
     source: str = ""
     """The file it was read from (empty when made in code)."""
@@ -294,6 +313,7 @@ def parse_scenario(doc: dict[str, Any], source: str, default_name: str) -> Scena
         seed=top.integer("seed", minimum=0),
         duration_s=duration_s,
         faults=_faults(top.table("faults", required=False), duration_s),
+        equipment=_equipment(top.table("terminal", required=False)),
         description=top.string("description", default=""),
         source=source,
     )
@@ -321,6 +341,21 @@ def _demand(t: _Table) -> Demand:
         raise t.error("export_per_day", "export_per_day + import_per_day must be positive")
     t.done()
     return demand
+
+
+def _equipment(t: _Table | None) -> Equipment:
+    if t is None:
+        return Equipment()
+    limits = {"cranes_per_block": 3, "handover_machines": 100, "lab_samplers": 100, "inspectors": 100}
+    values: dict[str, int] = {}
+    for key, most in limits.items():
+        if key in t.data:
+            value = t.integer(key, minimum=1)
+            if value > most:
+                raise t.error(key, f"must be <= {most}, got {value}")
+            values[key] = value
+    t.done()
+    return Equipment(**values)
 
 
 def _hour(t: _Table) -> int:

@@ -129,8 +129,17 @@ class ArmgCrane:
 
 
 def crane_roles(count: int) -> list[str]:
-    """Roles of a block's cranes: one crane does both; with more, the first serves the
-    IGV end and the others the truck end (two non-passing ARMGs per block)."""
-    if count < 1:
-        raise InputError(f"a yard block needs at least one crane, got {count}")
-    return ["both"] if count == 1 else ["waterside"] + ["landside"] * (count - 1)
+    """Roles of a block's cranes: one crane does both ends; two non-passing ARMGs split
+    them (the first at the IGV end, the second at the truck end); a third is a passing
+    crane (triple ARMG) that works at either end, whichever is free first."""
+    if not 1 <= count <= 3:
+        raise InputError(f"a yard block has 1 to 3 cranes, got {count}")
+    return [["both"], ["waterside", "landside"], ["waterside", "landside", "both"]][count - 1]
+
+
+def crane_moves_per_h(bays: int, bay_length_m: float, gantry_mps: float, move_s: tuple[float, float]) -> float:
+    """Moves an hour of a busy crane working at one end of a block, each box to or from a
+    slot drawn uniformly over the bays: the mean spreader time plus a gantry run out to
+    the slot and back (``bays + 1`` over 2 bays each way on average)."""
+    gantry_s = 2.0 * (bays + 1) / 2.0 * bay_length_m / gantry_mps
+    return 3600.0 / (0.5 * (move_s[0] + move_s[1]) + gantry_s)

@@ -48,7 +48,7 @@ from maps.errors import InputError
 from maps.trackmap import TrackMap
 from sim.customs_model import CustomsConfig, first_declaration, lab_result, uniform
 from sim.demand import ContainerArrival, Demand
-from sim.equipment import ArmgCrane, Server, crane_roles
+from sim.equipment import ArmgCrane, Server, crane_moves_per_h, crane_roles
 from sim.service import ServiceOutcome, ServiceRequest
 
 MAX_DEPARTURE_RETRIES = 12
@@ -85,6 +85,9 @@ class TerminalConfig:
     customs: CustomsConfig = field(default_factory=CustomsConfig)
     perishable_share: float = 0.45
     """Share of perishables, for the lab draw (taken from the demand when one is given)."""
+    cranes_per_block: int | None = None
+    """Cranes of every yard block (1-3, :func:`sim.equipment.crane_roles`); None: the
+    block's ``cranes`` property on the map."""
     import_handover_stations: tuple[str, ...] = ()
     """Handover stations where imports are put down (empty: the map's import aisle, the
     handover stations whose zone has ``yard = "import"``, or all when it has none)."""
@@ -199,7 +202,8 @@ class Terminal:
             p = zone.properties
             try:
                 bays, rows, tiers = int(p["bays"]), int(p["rows"]), int(p["tiers"])
-                reefer_rows, cranes, yard = int(p.get("reefer_rows", 0)), int(p.get("cranes", 1)), str(p["yard"])
+                reefer_rows, yard = int(p.get("reefer_rows", 0)), str(p["yard"])
+                cranes = cfg.cranes_per_block or int(p.get("cranes", 1))
             except (KeyError, TypeError, ValueError) as exc:
                 raise InputError(f"yard block {zone.id} of map {self.map.name!r}: bad or missing property ({exc})") from None
             stations = [s.id for s in self.map.stations_of_kind("crane_transfer") if s.zone_id == zone.id]
@@ -539,3 +543,22 @@ class Terminal:
             "queues": self.queues(),
             "ledger": self.ledger(),
         }
+
+
+def yard_capacity_per_day(track_map: TrackMap, config: TerminalConfig | None = None) -> dict[str, float]:
+    """Containers a day each yard (``export``, ``import``) of ``track_map`` can pass with
+    every crane busy all day.
+
+    A box takes one move at each end of its block, so a block passes half its cranes'
+    moves (:func:`sim.equipment.crane_moves_per_h`). No fleet carries demand above this;
+    at the peak hours the yard stacks the surplus, and the time it waits counts in its
+    clearance.
+    """
+    cfg = config or TerminalConfig()
+    out: dict[str, float] = {}
+    for zone in track_map.zones_of_kind("yard_block"):
+        p = zone.properties
+        cranes = cfg.cranes_per_block or int(p.get("cranes", 1))
+        rate = crane_moves_per_h(int(p["bays"]), cfg.bay_length_m, cfg.crane_gantry_mps, cfg.crane_move_s)
+        out[str(p["yard"])] = out.get(str(p["yard"]), 0.0) + 24.0 * rate * cranes / 2.0
+    return out

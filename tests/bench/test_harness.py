@@ -20,11 +20,12 @@ from bench.harness import (
     meets_demand,
     run_scenarios,
     sweep,
+    yard_load,
 )
 from bench.kpi import REPORT_KEYS
 from bench.plots import PLOT_FILES
 from bench.record import load_record
-from bench.scenario import load_scenario
+from bench.scenario import Equipment, load_scenario
 from bench.sweep import kpi_stats
 from bench.synthetic import SyntheticOptions, synthetic_record, synthetic_run
 
@@ -205,3 +206,22 @@ def test_compare_a_run_with_a_results_folder(tmp_path, console):
     assert next(r for r in rows if r.key == "containers_crossed").percent == pytest.approx(-12.0)
     (name,) = compare(tmp_path / "base", tmp_path / "base" / "storm", console=console)
     assert name == "storm"
+
+
+def test_yard_load_says_when_no_fleet_can_carry_the_demand():
+    # peak_2030's 1,800 exports a day are more than the three export blocks' cranes move in
+    # a day (about 1,420 at 20 moves an hour); today's volume is well within it.
+    capacity, load = yard_load(load_scenario("peak_2030"))
+    assert 1.2 < load < 1.35 and capacity["export"] == pytest.approx(1420.1, abs=1.0)
+    assert yard_load(load_scenario("day_2026"))[1] < 0.5
+    bigger = dataclasses.replace(load_scenario("peak_2030"), equipment=Equipment(cranes_per_block=3))
+    assert yard_load(bigger)[1] < 1.0
+
+
+def test_fleet_size_warns_when_the_yard_bounds_the_demand(tmp_path, console, small_record):
+    def run_fn(scenario, progress):
+        return dataclasses.replace(small_record, scenario=scenario.name)
+
+    fleet_size(load_scenario("peak_2030").with_duration(30.0), [4], run_fn, tmp_path, console=console)
+    assert "no fleet size can carry peak_2030" in " ".join(console.file.getvalue().split())
+    assert json.loads((tmp_path / "peak_2030_fleet" / "fleet_size.json").read_text())["yard_crane_load"] > 1.0

@@ -99,3 +99,20 @@ def test_the_terminal_speaks_the_control_api():
     served = [event for t, event in run.terminal.log if t < 60.0]  # the last step's go in the next tick
     assert len(served) >= 2 and requests == len(served) and run.feed_refused == 0
     assert sum(kind == "arrival" for _, kind, _ in run.core.event_log) >= 1
+
+
+def test_the_scenarios_customs_shares_and_equipment_reach_the_terminal_regression_shares_ignored():
+    # The scenario's scan, lab and hold shares were read, checked and then dropped: the
+    # terminal drew its customs decisions from its own defaults (equal to the shipped
+    # scenarios' by chance, so no run showed it).
+    smoke = load_scenario("smoke")
+    scenario = dataclasses.replace(smoke, demand=dataclasses.replace(smoke.demand, scan_share=0.4, lab_share=0.0, hold_share=0.02),
+                                   equipment=dataclasses.replace(smoke.equipment, cranes_per_block=3, handover_machines=6))
+    run = Run(scenario)
+    try:
+        customs, config = run.terminal.config.customs, run.terminal.config
+        blocks = run.terminal._blocks.values()
+    finally:
+        run.close()
+    assert (customs.scan_share, customs.lab_share, customs.hold_share) == (0.4, 0.0, 0.02)
+    assert config.handover_machines == 6 and all(len(b.cranes) == 3 for b in blocks)

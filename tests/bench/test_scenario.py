@@ -163,6 +163,10 @@ def _broken(tmp_path: Path, text: str) -> str:
         (("import_per_day = 240", "import_per_day = 240\n[faults]\nlane_blocks = 3"), "faults.lane_blocks: must be an array of tables"),
         (("import_per_day = 240", "import_per_day = 240\n[[faults.speed_changes]]\nfactor = 0.5\nstart_s = 0\nduration_s = 600\n[[faults.speed_changes]]\nfactor = 0.7\nstart_s = 300\nduration_s = 600"), "overlaps another speed change"),
         (("import_per_day = 240", "import_per_day = 240\n[faults]\nfloods = 1"), "faults.floods: unknown key"),
+        (("import_per_day = 240", "import_per_day = 240\n[terminal]\ncranes_per_block = 4"), "terminal.cranes_per_block: must be <= 3"),
+        (("import_per_day = 240", "import_per_day = 240\n[terminal]\nhandover_machines = 0"), "terminal.handover_machines: must be >= 1"),
+        (("import_per_day = 240", "import_per_day = 240\n[terminal]\nlab_samplers = 2.5"), "terminal.lab_samplers: must be an integer"),
+        (("import_per_day = 240", "import_per_day = 240\n[terminal]\ncranes = 3"), "terminal.cranes: unknown key"),
     ],
 )
 def test_bad_file_is_one_line_naming_file_and_key(tmp_path, change, expected):
@@ -215,3 +219,11 @@ def test_overlapping_blocks_of_a_lane_are_merged(tmp_path, default_map):
     assert [(e.t_s, e.kind) for e in events if e.target == "BS/000"] == [(250.0, FaultKind.BLOCK_LANE), (350.0, FaultKind.UNBLOCK_LANE)]
     # The fault's end is past the scenario's end (3600 s): only its start is an event.
     assert [(e.t_s, e.kind, e.value, e.window) for e in events if e.target == ""] == [(300.0, FaultKind.VEHICLE_FAULT, 0.5, 0)]
+
+
+def test_terminal_table_sets_the_equipment(tmp_path):
+    path = tmp_path / "big.toml"
+    path.write_text(GOOD.replace("import_per_day = 240", "import_per_day = 240\n[terminal]\ncranes_per_block = 3\nhandover_machines = 8", 1))
+    scenario = load_scenario(path)
+    assert scenario.equipment.overrides() == {"cranes_per_block": 3, "handover_machines": 8}
+    assert load_scenario("day_2026").equipment.overrides() == {}

@@ -11,9 +11,9 @@ import pytest
 from maps.errors import InputError
 from sim.customs_model import CustomsConfig
 from sim.demand import ContainerArrival, Demand, DemandConfig
-from sim.equipment import ArmgCrane, Server
+from sim.equipment import ArmgCrane, Server, crane_moves_per_h, crane_roles
 from sim.service import ServiceRequest
-from sim.terminal import Terminal, TerminalConfig, split_event
+from sim.terminal import Terminal, TerminalConfig, split_event, yard_capacity_per_day
 
 RELEASE_ALL = CustomsConfig(scan_share=0.0, lab_share=0.0, hold_share=0.0, tamper_share=0.0)
 
@@ -290,3 +290,30 @@ def test_server_books_first_come_first_served():
     assert server.queue_length(5.0) == 1 and server.jobs == 3
     with pytest.raises(InputError):
         Server("bad", channels=0)
+
+
+def test_crane_roles_one_two_or_three_a_block():
+    assert crane_roles(1) == ["both"]
+    assert crane_roles(2) == ["waterside", "landside"]
+    assert crane_roles(3) == ["waterside", "landside", "both"]
+    for bad in (0, 4):
+        with pytest.raises(InputError, match="1 to 3 cranes"):
+            crane_roles(bad)
+
+
+def test_a_passing_third_crane_takes_waterside_work_when_the_waterside_crane_is_busy(default_map):
+    t = Terminal(default_map, [], Feed(), config=TerminalConfig(cranes_per_block=3))
+    first = t.service(request("drop", "I1-T1", None, 10.0, "crane_transfer"))
+    second = t.service(request("drop", "I1-T2", None, 10.0, "crane_transfer"))
+    assert second.duration_s < first.duration_s + 60.0  # not queued behind the first
+    busy = {c.role: c.moves for c in t._blocks["I1"].cranes}
+    assert busy == {"waterside": 1, "landside": 0, "both": 1}
+
+
+def test_yard_capacity_is_half_the_cranes_moves_a_day(default_map):
+    rate = crane_moves_per_h(40, 6.1, 4.0, (90.0, 150.0))
+    assert 19.0 < rate < 21.0  # site.md: 20-25 moves an hour including the gantry runs
+    two = yard_capacity_per_day(default_map)
+    assert two == pytest.approx({"export": 3 * 24 * rate, "import": 3 * 24 * rate})
+    three = yard_capacity_per_day(default_map, TerminalConfig(cranes_per_block=3))
+    assert three["export"] == pytest.approx(1.5 * two["export"])
