@@ -7,20 +7,17 @@ legs: pick, [scan on the way], drop. Free vehicles that are low on battery go to
 charger; free vehicles standing where others need to work go to a parking bay.
 
 Destinations at the yard transfer points and the handover yard are bound late: a job
-gets a provisional station at intake and claims a free one only when its box is on board
-and the drop leg is about to be planned (:func:`bind_destination`). Claiming at intake held
-a transfer point while the job waited for a vehicle; claiming at assignment still held it
-for the empty run to the pick-up, so the 12 import transfer points capped imports at about
-20 an hour against a peak demand of 48 (``day_2026``, bench/README.md: import jobs open
-while vehicles stood idle). A laden vehicle with nowhere to put its box must not wait on
-the station it picked from: when every vehicle does so the gate stops for good
-(``day_2026`` at 11:00: laden vehicles on all 12 export transfer points waiting for
-handover bays full of imports, whose vehicles waited for import transfer points held by
-vehicles sent to the export ones). So a vehicle that finds no free destination goes to a
-parking bay, box on board, and binds from there; parking is nobody's pick-up or drop, so
-waiting there closes no cycle. Unbound jobs in flight are capped per destination group
-(:data:`DEFERRED_PER_STATION` per station) so the fleet does not fill the parking with
-boxes. Lab and inspection bays, where a box stays for hours, are claimed at intake.
+gets a provisional station at intake and claims a free one when it is given to a
+vehicle (:func:`assign_jobs`). Claiming at intake held a transfer point while the job
+waited for a vehicle too, so the 12 import transfer points capped imports at about 25 an
+hour against a peak demand of 48 (the ``day_2026`` backlog at the handover yard).
+Binding any later is unsafe: a vehicle that picks a box with nowhere to put it down
+waits, box on board, on the station it picked from, and when every vehicle does so the
+gate stops for good (``day_2026`` at 11:00: laden vehicles on all 12 export transfer
+points waiting for handover bays full of imports, whose vehicles waited for import
+transfer points held by vehicles sent to the export ones). So a late-bound job is only
+assigned when a free station can be claimed for it at once. Lab and inspection bays,
+where a box stays for hours, are claimed at intake.
 """
 
 from __future__ import annotations
@@ -39,11 +36,6 @@ ACTIVE = (JobStatus.WAITING, JobStatus.OPEN, JobStatus.ASSIGNED, JobStatus.CARRY
 UNAVAILABLE = (VehicleMode.OFFLINE, VehicleMode.MANUAL, VehicleMode.FAULT, VehicleMode.PAUSED)
 LATE_BOUND_KINDS = frozenset({"crane_transfer", "handover"})
 """Destination kinds claimed only when the box is on its way there (see the module doc)."""
-DEFERRED_PER_STATION = 2
-"""Unbound jobs in flight per station of their destination group: enough that the ones on
-their way to a pick-up cover a transfer point's turn (Little's law: 12 import points x 2 in
-flight over a ~20 min pick-up-to-drop cycle is ~70 an hour, above the 3 cranes' ~63),
-few enough that the ones waiting in parking stay a small share of the fleet."""
 
 
 def _resting_boxes(m: "FleetManager") -> set[str]:
@@ -83,18 +75,7 @@ def _free_station(m: "FleetManager", kind: str, near: str | None, side: str | No
     if near is None:
         return tm.stations[candidates[0]].id
     row = tm.station_travel_time_s[tm.station_index_of(near)]
-    if kind == "crane_transfer":
-        # One crane serves a block's transfer points: the block with the fewest boxes
-        # booked or standing at its points first, then the nearest. Nearest alone sent
-        # most imports to the block closest to the bridge (I1's crane 81 % busy, I3's
-        # 35 %, day_2026 at the peak).
-        load: dict[str, int] = {}
-        for station in m.station_claims:
-            zone = tm.station(station).zone_id
-            load[zone] = load.get(zone, 0) + 1
-        best = min(candidates, key=lambda i: (load.get(tm.stations[i].zone_id, 0), row[i], i))
-    else:
-        best = min(candidates, key=lambda i: (row[i], i))
+    best = min(candidates, key=lambda i: (row[i], i))
     return tm.stations[best].id
 
 
@@ -157,46 +138,32 @@ def _bind(m: "FleetManager", job: Job, near: str | None, vid: str, now: float) -
 def bind_destination(m: "FleetManager", v: "VehicleRuntime", now: float) -> bool:
     """Before the leg to ``v``'s next task: claim a station for a drop still unbound.
 
-    True when the vehicle may plan its next leg. When every station of the kind is taken,
-    a vehicle standing anywhere but in parking is first sent to the nearest free parking
-    bay, box on board (it binds again from there); in parking, or with no parking free,
-    it waits where it is (False).
+    Jobs are bound when assigned; one carried after a restart (a vehicle that reports a
+    box, :func:`resync_vehicle`) may not be. True when the vehicle may plan its next leg;
+    False when every station of the kind is taken and it waits, box on board.
     """
-    from fleet.core.manager import Task
-
     task = v.agenda[0]
     job = m.jobs.get(task.job) if task.action == "drop" and task.job else None
     if job is None or job.to_bound:
         return True
-    here = v.record.station
-    if _bind(m, job, here or task.station, v.record.id, now):
-        v.agenda[0] = replace(task, station=job.to_station)
-        return True
-    if here is not None and m.map.station(here).kind == "parking":
+    if not _bind(m, job, v.record.station or task.station, v.record.id, now):
         return False
-    spot = _free_station(m, "parking", job.to_station)
-    if spot is None:
-        return False
-    m.station_claims[spot] = v.record.id
-    v.agenda.insert(0, Task(spot, ""))
-    m.event(now, "destination_deferred", {"job": job.id, "vehicle": v.record.id, "parking": spot})
+    v.agenda[0] = replace(task, station=job.to_station)
     return True
 
 
 def move_booking_off(m: "FleetManager", station: str, now: float) -> None:
-    """A box was put down on ``station`` by someone else (on a map whose handover yard has
-    no aisle per direction, the Dongxing yard places imports on any bay it sees empty; it
-    does not know our bookings): the job that claimed the bay for a drop takes another free
-    one. A vehicle already driving to the old bay goes on to the new one from there (the
-    leg's end no longer matches its task, as for a leg cut short). With no other bay free
-    the booking stays and the operator is alerted."""
+    """A box was put down on ``station`` by someone else (the Dongxing yard places imports
+    on any bay it sees empty; it does not know our bookings): a job that claimed the bay
+    for a drop takes another free one, unless its vehicle is already driving there (then
+    the bay stays booked and the alert is the operator's)."""
     jid = m.station_claims.get(station)
     job = m.jobs.get(jid) if jid else None
     if job is None or job.to_station != station or job.status not in (JobStatus.ASSIGNED, JobStatus.CARRYING):
         return
     v = m.vehicles.get(job.vehicle) if job.vehicle else None
     at = next((i for i, t in enumerate(v.agenda) if t.job == job.id and t.action == "drop"), None) if v else None
-    if v is not None and at is not None:
+    if v is not None and at is not None and not (at == 0 and v.leg is not None):
         del m.station_claims[station]
         if _bind(m, job, station, v.record.id, now):
             v.agenda[at] = replace(v.agenda[at], station=job.to_station)
@@ -206,30 +173,26 @@ def move_booking_off(m: "FleetManager", station: str, now: float) -> None:
 
 
 def _bindable(m: "FleetManager", jobs: list[Job]) -> list[Job]:
-    """``jobs`` without the late-bound ones over their group's cap of jobs in flight.
+    """``jobs`` without the late-bound ones that could not claim a destination now.
 
-    A group is a destination station kind and direction; its cap is
-    :data:`DEFERRED_PER_STATION` per station serving it (its own and the shared ones).
-    Within a group the most urgent go first (priority, then deadline, then age).
+    Per destination group (station kind, direction), as many unbound jobs as there are
+    free stations serving it, the most urgent first (priority, then deadline, then age).
+    Stations serving both directions are a shared pool, used after the group's own.
     """
-    size: dict[tuple[str, str | None], int] = {}
+    resting = _resting_boxes(m)
+    free: dict[tuple[str, str | None], int] = {}
     for s in m.map.stations:
-        if s.kind in LATE_BOUND_KINDS:
+        if s.kind in LATE_BOUND_KINDS and _is_free_station(m, s.id, resting):
             group = (s.kind, m.map.station_side(s.id))
-            size[group] = size.get(group, 0) + 1
-    in_flight: dict[tuple[str, str | None], int] = {}
-    for j in m.jobs.values():
-        if not j.to_bound and j.status in (JobStatus.ASSIGNED, JobStatus.CARRYING):
-            group = _destination_group(m, j)
-            in_flight[group] = in_flight.get(group, 0) + 1
+            free[group] = free.get(group, 0) + 1
     keep = {j.id for j in jobs if j.to_bound}
     urgent = sorted((j for j in jobs if not j.to_bound),
                     key=lambda j: (-j.priority, j.deadline_s if j.deadline_s is not None else float("inf"), j.created_s, j.id))
     for j in urgent:
-        kind, side = group = _destination_group(m, j)
-        stations = size.get(group, 0) + (size.get((kind, None), 0) if side is not None else 0)
-        if in_flight.get(group, 0) < DEFERRED_PER_STATION * stations:
-            in_flight[group] = in_flight.get(group, 0) + 1
+        kind, side = _destination_group(m, j)
+        pool = next((g for g in ((kind, side), (kind, None)) if free.get(g, 0) > 0), None)
+        if pool is not None:
+            free[pool] -= 1
             keep.add(j.id)
     return [j for j in jobs if j.id in keep]
 
@@ -283,7 +246,6 @@ def assign_jobs(m: "FleetManager", now: float) -> None:
     from planner.assign import AssignOptions, AssignProblem, TransportJob, VehicleState, assign_jobs as solve
 
     jobs = _bindable(m, [j for j in sorted(m.jobs.values(), key=lambda j: j.id) if j.status is JobStatus.OPEN and j.earliest_s <= now])
-    jobs = _at_free_transfer_points(m, jobs)
     # A free vehicle off any station (back mid-lane after a fault) is first sent to park.
     free = [v for v in (m.vehicles[k] for k in sorted(m.vehicles)) if (_is_free(v) and v.record.station or _is_parking_trip(m, v))
             and v.record.battery_pct >= m.config.battery_low_pct and v.record.mode is not VehicleMode.CHARGING]
@@ -313,6 +275,8 @@ def assign_jobs(m: "FleetManager", now: float) -> None:
             if m.station_claims.get(spot) == v.record.id:
                 del m.station_claims[spot]
             v.agenda = []
+        if not job.to_bound and not _bind(m, job, job.from_station, v.record.id, now):
+            continue  # counted free by _bindable, so not expected; the job stays open
         job.status, job.vehicle = JobStatus.ASSIGNED, v.record.id
         m.mark(job=job)
         v.agenda = [Task(job.from_station, "pick", job.id, job.container)]
@@ -321,35 +285,6 @@ def assign_jobs(m: "FleetManager", now: float) -> None:
         v.agenda.append(Task(job.to_station, "drop", job.id, job.container))
         v.record.job = job.id
         m.event(now, "job_assigned", {"job": job.id, "vehicle": v.record.id})
-
-
-def _at_free_transfer_points(m: "FleetManager", jobs: list[Job]) -> list[Job]:
-    """``jobs``, each pick-up from a yard block moved to a transfer point of the block that
-    no vehicle stands on or is sent to; those whose block has none free wait for one.
-
-    A stacked box is reached through any transfer point of its block (the crane brings it).
-    Sending every vehicle to the point a box was announced at queued them there, one
-    pick-up at a time, each next vehicle waiting wherever its last task ended (often the
-    far side of the bridge) while the point stood free and the crane idle.
-    """
-    taken = set(m.station_claims) | {j.from_station for j in m.jobs.values() if j.status is JobStatus.ASSIGNED}
-    out = []
-    for j in jobs:
-        c = m.containers.get(j.container) if j.container else None
-        here = m.map.station(j.from_station)
-        if c is None or c.location_kind is not Location.YARD or here.kind != "crane_transfer":
-            out.append(j)
-            continue
-        if j.from_station in taken:
-            point = next((s.id for s in m.map.stations_of_kind("crane_transfer")
-                          if s.zone_id == here.zone_id and s.id not in taken), None)
-            if point is None:
-                continue
-            j.from_station = point
-            m.mark(job=j)
-        taken.add(j.from_station)
-        out.append(j)
-    return out
 
 
 def _is_parking_trip(m: "FleetManager", v: "VehicleRuntime") -> bool:

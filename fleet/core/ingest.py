@@ -114,7 +114,6 @@ def _on_state(m: "FleetManager", serial: str, state: State, now: float) -> None:
             leg.progress = step
             m.traffic.report_progress(serial, step)
         v.cell = leg.cells[leg.progress]
-        _leave_station(m, v)
         if leg.action is not None:
             for a in state.action_states:
                 if a.action_id == leg.action.action_id and a.action_status is ActionStatus.FINISHED:
@@ -251,16 +250,6 @@ def update_vehicles(m: "FleetManager", now: float) -> None:
         cut_short = bool(v.agenda) and m.map.station_cell_of(v.agenda[0].station) != leg.cells[-1]
         if at_end and (leg.action is None or leg.action_done or cut_short):
             _finish_task(m, v, now)
-
-
-def _leave_station(m: "FleetManager", v: "VehicleRuntime") -> None:
-    """``v`` has driven off the station it stood on: the station may be booked again (the
-    cells it still covers are the traffic table's business). Holding the claim until the
-    next task was done kept an import transfer point booked for the vehicle's whole next
-    trip, about a third of the points' time in ``day_2026`` at the peak."""
-    here = v.record.station
-    if here is not None and m.station_claims.get(here) == v.record.id and v.cell != m.map.station_cell_of(here):
-        del m.station_claims[here]
 
 
 def _finish_task(m: "FleetManager", v: "VehicleRuntime", now: float) -> None:
