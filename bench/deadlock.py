@@ -18,6 +18,14 @@ the vehicles it waited on (docs/run-record.md). Two kinds of deadlock are found:
   deadlock no traffic wait shows: vehicles standing at rest on the stations one another
   need, each holding work it cannot finish (the ``day_2026`` stop at 11:00).
 
+* **stuck** (:func:`find_stuck`): a vehicle holds a job (assigned or resumed, not yet done,
+  handed back or cancelled) and does not move for longer than ``stuck_bound_s`` (2 h),
+  unless it broke down or fell silent in that time (a ``vehicle_fault`` alert or a
+  ``vehicle_frozen`` event). A vehicle that cannot get a route never waits on a released
+  step, so neither a cycle nor a stall shows it, and the rest of the fleet moving hides it
+  from a gridlock: ten vehicles stood 15 h that way in a ``day_2026`` run judged
+  deadlock-free (bench/README.md).
+
 A stall whose vehicle is on a cycle episode overlapping it is that cycle, not a second
 deadlock. Intervals of the same (vehicle, waited-on) pair that touch or overlap are merged
 first, so a wait recorded in pieces counts once.
@@ -34,6 +42,9 @@ import numpy as np
 DEFAULT_STALL_BOUND_S = 1800.0
 """Longer than any legitimate stand-still of a vehicle being waited on (a lab sampling
 takes about 20 min, site.md), short enough to flag a vehicle stuck for good."""
+DEFAULT_STUCK_BOUND_S = 7200.0
+"""Longer than any service a vehicle waits through while holding a job (a lab sampling,
+queue included, is under an hour at the day's peak)."""
 MOVE_EPS_M = 1e-3
 """A row-to-row displacement above this is movement."""
 
@@ -42,6 +53,7 @@ class DeadlockKind(str, Enum):
     CYCLE = "cycle"
     STALL = "stall"
     GRIDLOCK = "gridlock"
+    STUCK = "stuck"
 
 
 @dataclass(frozen=True)
@@ -126,6 +138,55 @@ def find_gridlocks(
                 found.append((cursor, m0))
             cursor = max(cursor, m1)
     return tuple(Deadlock(DeadlockKind.GRIDLOCK, (), t0, t1) for t0, t1 in _merge(found))
+
+
+HOLDS_JOB = frozenset({"job_assigned", "job_resumed"})
+ENDS_HOLD = frozenset({"job_done", "job_cancelled", "job_reassigned"})
+
+
+def find_stuck(
+    events: Sequence[tuple[float, str, Mapping[str, object]]],
+    trajectories: Mapping[str, np.ndarray],
+    end_s: float,
+    stuck_bound_s: float = DEFAULT_STUCK_BOUND_S,
+) -> tuple[Deadlock, ...]:
+    """Vehicles standing still longer than ``stuck_bound_s`` while holding a job.
+
+    Parameters are those of :func:`find_gridlocks`. A still span during which the vehicle
+    broke down or fell silent (an alert ``vehicle_fault`` about it, an event
+    ``vehicle_frozen``) is not counted: the breakdown is the cause, not a deadlock.
+    """
+    holds: dict[str, list[tuple[float, float]]] = {}
+    held: dict[str, tuple[str, float]] = {}
+    excuses: dict[str, list[float]] = {}
+    for t_s, kind, payload in sorted(events, key=lambda e: e[0]):
+        if not isinstance(payload, Mapping):
+            continue
+        job, vehicle = payload.get("job"), payload.get("vehicle")
+        if kind == "vehicle_frozen" or (kind == "alert" and payload.get("kind") == "vehicle_fault"):
+            who = vehicle if kind == "vehicle_frozen" else payload.get("subject")
+            excuses.setdefault(str(who), []).append(float(t_s))
+        if not isinstance(job, str):
+            continue
+        if job in held and (kind in ENDS_HOLD or kind in HOLDS_JOB):
+            who, t0 = held.pop(job)
+            holds.setdefault(who, []).append((t0, float(t_s)))
+        if kind in HOLDS_JOB and isinstance(vehicle, str):
+            held[job] = (vehicle, float(t_s))
+    for who, t0 in held.values():
+        holds.setdefault(who, []).append((t0, float(end_s)))
+    found = []
+    for vehicle, spans in sorted(holds.items()):
+        starts, ends = _moving_intervals(trajectories[vehicle]) if vehicle in trajectories else (np.empty(0), np.empty(0))
+        stuck = []
+        for h0, h1 in _merge(spans):
+            cursor = h0
+            for m0, m1 in [(float(a), float(b)) for a, b in zip(starts, ends) if b > h0 and a < h1] + [(h1, h1)]:
+                if m0 - cursor > stuck_bound_s and not any(cursor <= t <= m0 for t in excuses.get(vehicle, ())):
+                    stuck.append((cursor, m0))
+                cursor = max(cursor, m1)
+        found += [Deadlock(DeadlockKind.STUCK, (vehicle,), t0, t1) for t0, t1 in _merge(stuck)]
+    return tuple(found)
 
 
 def _merge(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.deadlock import DEFAULT_STALL_BOUND_S, find_deadlocks, find_gridlocks
+from bench.deadlock import DEFAULT_STALL_BOUND_S, find_deadlocks, find_gridlocks, find_stuck
 from bench.record import DIRECTIONS, RunRecord
 from planner.collision import DEFAULT_STEP_S, find_collisions
 
@@ -56,7 +56,8 @@ def compute_report(
     trajectories = [record.trajectories[v] for v in names]
     collisions = find_collisions(trajectories, record.footprint_m, step_s=collision_step_s) if trajectories else ()
     deadlocks = sorted(find_deadlocks(record.waits, record.trajectories, stall_bound_s)
-                       + find_gridlocks(record.events, record.trajectories, record.sim_duration_s, stall_bound_s),
+                       + find_gridlocks(record.events, record.trajectories, record.sim_duration_s, stall_bound_s)
+                       + find_stuck(record.events, record.trajectories, record.sim_duration_s),
                        key=lambda d: (d.t_start_s, d.kind.value, d.vehicles))
     crossed = len(record.crossings)
     # The clearance percentiles of design section 7 see only cleared containers: a run that

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.deadlock import DeadlockKind, find_deadlocks, find_gridlocks
+from bench.deadlock import DeadlockKind, find_deadlocks, find_gridlocks, find_stuck
 
 
 def still(x_m: float, t_end_s: float = 400.0) -> np.ndarray:
@@ -108,3 +108,29 @@ def test_no_gridlock_while_a_vehicle_moves_or_once_the_job_is_taken():
     handed_back = events + [(200.0, "job_reassigned", {"job": "J1"}), (230.0, "job_assigned", {"job": "J1"})]
     assert find_gridlocks(handed_back, traj, 400.0, stall_bound_s=50.0) == find_gridlocks(events, traj, 400.0, stall_bound_s=50.0)
     assert find_gridlocks([(0.0, "job_created", {"job": "J1"}), (10.0, "job_done", {"job": "J1"})], TRAJ, 400.0, 60.0) == ()
+
+
+def test_a_vehicle_standing_with_a_job_it_cannot_route_is_stuck_regression_unseen_swap():
+    # A day_2026 run judged deadlock-free had ten vehicles standing 15 h, each holding a
+    # job: one laden on a handover bay bound to a transfer point another stood on, that one
+    # sent to the first's bay. Neither waited on a released step, and the rest of the
+    # fleet kept moving, so no cycle, stall or gridlock showed it.
+    events = [(10.0, "job_assigned", {"job": "J1", "vehicle": "A"}), (10.0, "job_assigned", {"job": "J2", "vehicle": "B"})]
+    traj = {"A": moving_between(0.0, 0.0, 20.0), "B": moving_between(100.0, 0.0, 5.0), "C": moving_between(200.0, 0.0, 400.0)}
+    found = find_stuck(events, traj, 400.0, stuck_bound_s=100.0)
+    assert [(d.kind, d.vehicles, d.t_start_s, d.t_end_s) for d in found] == [
+        (DeadlockKind.STUCK, ("A",), 20.0, 400.0), (DeadlockKind.STUCK, ("B",), 10.0, 400.0)]
+
+
+def test_no_stuck_vehicle_once_the_job_ends_when_it_moves_or_when_it_broke_down():
+    assigned = [(10.0, "job_assigned", {"job": "J1", "vehicle": "A"})]
+    traj = {"A": still(0.0)}
+    assert find_stuck(assigned + [(90.0, "job_done", {"job": "J1"})], traj, 400.0, stuck_bound_s=100.0) == ()
+    assert find_stuck(assigned + [(90.0, "job_reassigned", {"job": "J1", "from_vehicle": "A"})], traj, 400.0, stuck_bound_s=100.0) == ()
+    assert find_stuck(assigned, {"A": moving_between(0.0, 100.0, 250.0)}, 400.0, stuck_bound_s=160.0) == ()
+    fault = {"kind": "vehicle_fault", "subject": "A"}
+    assert find_stuck(assigned + [(50.0, "alert", fault)], traj, 400.0, stuck_bound_s=100.0) == ()
+    assert find_stuck(assigned + [(50.0, "vehicle_frozen", {"vehicle": "A"})], traj, 400.0, stuck_bound_s=100.0) == ()
+    # resumed after a restart: the hold goes on under the same job
+    resumed = assigned + [(200.0, "job_resumed", {"job": "J1", "vehicle": "A"})]
+    assert [(d.t_start_s, d.t_end_s) for d in find_stuck(resumed, traj, 400.0, stuck_bound_s=100.0)] == [(10.0, 400.0)]
