@@ -49,6 +49,17 @@ def test_igv_run_bad_argument_is_one_line(capsys):
     assert main(["run", "--vehicles", "0"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--vehicles" in err
+    assert main(["run", "--start-hour", "24"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--start-hour" in err
+
+
+def test_the_default_demo_starts_at_the_morning_peak_regression_idle_demo(tmp_path):
+    # igv run's default 600 s from midnight had no container at all: 30 vehicles idle.
+    out = tmp_path / "run"
+    assert main(["run", "--headless", "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["containers_total"] > 0 and report["vehicle_utilisation"] > 0.0
 
 
 def test_igv_run_opens_the_control_room(tmp_path, monkeypatch):
