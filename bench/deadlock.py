@@ -129,15 +129,21 @@ def find_gridlocks(
             waiting.append((since.pop(job), float(t_s)))
     waiting += [(t0, float(end_s)) for t0 in since.values()]
     moving = _merge([(float(a), float(b)) for rows in trajectories.values() for a, b in zip(*_moving_intervals(rows))])
-    found = []
-    for w0, w1 in waiting:
-        # The still gaps of the whole fleet inside this job's wait.
-        cursor = w0
-        for m0, m1 in [m for m in moving if m[1] > w0 and m[0] < w1] + [(w1, w1)]:
-            if m0 - cursor > stall_bound_s:
-                found.append((cursor, m0))
-            cursor = max(cursor, m1)
+    # The still gaps of the whole fleet inside each job's wait.
+    found = [gap for w0, w1 in waiting for gap in _still_gaps(moving, w0, w1, stall_bound_s)]
     return tuple(Deadlock(DeadlockKind.GRIDLOCK, (), t0, t1) for t0, t1 in _merge(found))
+
+
+def _still_gaps(moving: Sequence[tuple[float, float]], t0: float, t1: float, bound_s: float) -> list[tuple[float, float]]:
+    """The sub-intervals of ``[t0, t1]`` longer than ``bound_s`` that no span of ``moving``
+    (sorted ``(start, end)`` pairs) touches."""
+    gaps = []
+    cursor = t0
+    for m0, m1 in [m for m in moving if m[1] > t0 and m[0] < t1] + [(t1, t1)]:
+        if m0 - cursor > bound_s:
+            gaps.append((cursor, m0))
+        cursor = max(cursor, m1)
+    return gaps
 
 
 HOLDS_JOB = frozenset({"job_assigned", "job_resumed"})
@@ -178,13 +184,9 @@ def find_stuck(
     found = []
     for vehicle, spans in sorted(holds.items()):
         starts, ends = _moving_intervals(trajectories[vehicle]) if vehicle in trajectories else (np.empty(0), np.empty(0))
-        stuck = []
-        for h0, h1 in _merge(spans):
-            cursor = h0
-            for m0, m1 in [(float(a), float(b)) for a, b in zip(starts, ends) if b > h0 and a < h1] + [(h1, h1)]:
-                if m0 - cursor > stuck_bound_s and not any(cursor <= t <= m0 for t in excuses.get(vehicle, ())):
-                    stuck.append((cursor, m0))
-                cursor = max(cursor, m1)
+        moving = [(float(a), float(b)) for a, b in zip(starts, ends)]
+        stuck = [(g0, g1) for h0, h1 in _merge(spans) for g0, g1 in _still_gaps(moving, h0, h1, stuck_bound_s)
+                 if not any(g0 <= t <= g1 for t in excuses.get(vehicle, ()))]
         found += [Deadlock(DeadlockKind.STUCK, (vehicle,), t0, t1) for t0, t1 in _merge(stuck)]
     return tuple(found)
 
