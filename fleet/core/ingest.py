@@ -268,7 +268,12 @@ def _finish_task(m: "FleetManager", v: "VehicleRuntime", now: float) -> None:
     if task is None:
         return
     v.record.station = task.station
-    m.station_claims[task.station] = vid
+    if m.station_claims.get(task.station) in (None, vid, task.job):
+        m.station_claims[task.station] = vid
+    # Else another job booked the station for its drop (a box picked from a yard transfer
+    # point another box is on its way to): the booking stays. Overwritten, it went when this
+    # vehicle left, and a third job was bound to the point still booked (disruption at
+    # 15:00: two vehicles bound to I1-T1, four vehicles stuck for 9 h).
     kind = m.map.station(task.station).kind
     job = m.jobs.get(task.job) if task.job else None
     c = m.containers.get(task.container) if task.container else None

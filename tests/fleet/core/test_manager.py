@@ -277,3 +277,17 @@ def test_exports_are_put_down_only_in_the_export_aisle_regression_exports_starve
     del f.core.station_claims[export_aisle[-1]]
     f.run_until(lambda: f.core.containers["OUT"].location_kind is Location.HANDOVER)
     assert f.core.containers["OUT"].location == export_aisle[-1]
+
+
+def test_a_pick_up_keeps_another_jobs_booking_of_the_point_regression_double_booked_point(fleet):
+    # disruption at 15:00: a box was picked from I1-T1 (for the lab) while I1-T1 was booked
+    # for another box's drop. The pick-up overwrote the booking with the vehicle, the
+    # vehicle left and took it along, a second drop was bound to I1-T1, and the two
+    # vehicles bound to it ended in a deadlock that held four vehicles for 9 h.
+    f = fleet
+    f.step()
+    f.core.station_claims["I1-T1"] = "J-OTHER"  # a drop on its way there
+    arrive(f, "SAMPLE", "import", "I1-T1", "lab", perishable=True)
+    c = f.core.containers
+    f.run_until(lambda: c["SAMPLE"].location_kind is Location.LAB, max_steps=4000)
+    assert f.core.station_claims.get("I1-T1") == "J-OTHER"
