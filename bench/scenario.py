@@ -347,13 +347,7 @@ def _equipment(t: _Table | None) -> Equipment:
     if t is None:
         return Equipment()
     limits = {"cranes_per_block": 3, "handover_machines": 100, "lab_samplers": 100, "inspectors": 100}
-    values: dict[str, int] = {}
-    for key, most in limits.items():
-        if key in t.data:
-            value = t.integer(key, minimum=1)
-            if value > most:
-                raise t.error(key, f"must be <= {most}, got {value}")
-            values[key] = value
+    values = {key: t.integer(key, minimum=1, maximum=most) for key, most in limits.items() if key in t.data}
     t.done()
     return Equipment(**values)
 
@@ -461,12 +455,14 @@ class _Table:
             raise self.error(key, f"must be a list of {length} numbers, got {value!r}")
         return tuple(self._check_number(f"{key}[{i}]", v, minimum, None, False) for i, v in enumerate(value))
 
-    def integer(self, key: str, minimum: int) -> int:
+    def integer(self, key: str, minimum: int, maximum: int | None = None) -> int:
         value = self._get(key, True)
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(key, f"must be an integer, got {value!r}")
         if value < minimum:
             raise self.error(key, f"must be >= {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise self.error(key, f"must be <= {maximum}, got {value}")
         return value
 
     def table(self, key: str, required: bool = True) -> _Table | None:

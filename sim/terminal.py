@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -203,7 +203,7 @@ class Terminal:
             try:
                 bays, rows, tiers = int(p["bays"]), int(p["rows"]), int(p["tiers"])
                 reefer_rows, yard = int(p.get("reefer_rows", 0)), str(p["yard"])
-                cranes = cfg.cranes_per_block or int(p.get("cranes", 1))
+                cranes = block_cranes(p, cfg)
             except (KeyError, TypeError, ValueError) as exc:
                 raise InputError(f"yard block {zone.id} of map {self.map.name!r}: bad or missing property ({exc})") from None
             stations = [s.id for s in self.map.stations_of_kind("crane_transfer") if s.zone_id == zone.id]
@@ -545,6 +545,11 @@ class Terminal:
         }
 
 
+def block_cranes(properties: Mapping[str, Any], config: TerminalConfig) -> int:
+    """Cranes of a yard block: the configuration's count when set, else the zone's ``cranes``."""
+    return config.cranes_per_block or int(properties.get("cranes", 1))
+
+
 def yard_capacity_per_day(track_map: TrackMap, config: TerminalConfig | None = None) -> dict[str, float]:
     """Containers a day each yard (``export``, ``import``) of ``track_map`` can pass with
     every crane busy all day.
@@ -558,7 +563,7 @@ def yard_capacity_per_day(track_map: TrackMap, config: TerminalConfig | None = N
     out: dict[str, float] = {}
     for zone in track_map.zones_of_kind("yard_block"):
         p = zone.properties
-        cranes = cfg.cranes_per_block or int(p.get("cranes", 1))
+        cranes = block_cranes(p, cfg)
         rate = crane_moves_per_h(int(p["bays"]), cfg.bay_length_m, cfg.crane_gantry_mps, cfg.crane_move_s)
         out[str(p["yard"])] = out.get(str(p["yard"]), 0.0) + 24.0 * rate * cranes / 2.0
     return out
