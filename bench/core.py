@@ -50,13 +50,7 @@ def run(n_vehicles: int, steps: int, arrivals_per_min: float, seed: int, gc_quie
             f.step()
         log = f.core.kpi_log
         created = {j.id: j.created_s for j in f.core.jobs.values()}
-        # A job's first leg (to its pick-up; with a late-bound destination the pick itself
-        # is a leg of its own, sent once the destination is claimed there).
-        first: dict[str, float] = {}
-        for t, kind, d in f.core.event_log:
-            if kind == "leg_released" and d["action"] in ("pick", "") and d["job"] in created:
-                first.setdefault(d["job"], t)
-        latency = [t - created[job] for job, t in first.items()]
+        latency = [t - created[d["job"]] for t, kind, d in f.core.event_log if kind == "leg_released" and d["action"] == "pick"]
         ticks = np.asarray(log["tick_ms"][20:])
         replans = np.asarray(log["replan_ms"]) if log["replan_ms"] else np.zeros(1)
         return {

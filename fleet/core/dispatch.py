@@ -7,22 +7,17 @@ legs: pick, [scan on the way], drop. Free vehicles that are low on battery go to
 charger; free vehicles standing where others need to work go to a parking bay.
 
 Destinations at the yard transfer points and the handover yard are bound late: a job
-gets a provisional station at intake and claims a free one only when its vehicle stands
-at the pick-up, ready to take the box (:func:`bind_destination`). Claiming at intake held
-a transfer point while the job waited for a vehicle; claiming at assignment still held it
-for the empty run to the pick-up, so the 12 import transfer points capped imports at about
-20 an hour against a peak demand of 48 (``day_2026``: import jobs open while vehicles
-stood idle). A vehicle must never pick a box with nowhere to put it down: laden, it waits
-on the station it picked from, and when every vehicle does so the gate stops for good
-(``day_2026`` at 11:00: laden vehicles on all 12 export transfer points waiting for
-handover bays full of imports, whose vehicles waited for import transfer points held by
-vehicles sent to the export ones). So a vehicle with no free destination waits *empty* at
-its pick-up: every destination is then held only by a laden vehicle on its way to it,
-which needs nothing any waiting vehicle holds, so the wait always ends. (Sending laden
-vehicles to wait in parking instead, d076528, ended in swap deadlocks.) Jobs in flight
-without a destination are capped at one per station of their destination group
-(:data:`UNBOUND_PER_STATION`). Lab and inspection bays, where a box stays for hours, are
-claimed at intake.
+gets a provisional station at intake and claims a free one when it is given to a
+vehicle (:func:`assign_jobs`). Claiming at intake held a transfer point while the job
+waited for a vehicle too, so the 12 import transfer points capped imports at about 25 an
+hour against a peak demand of 48 (the ``day_2026`` backlog at the handover yard).
+Binding any later is unsafe: a vehicle that picks a box with nowhere to put it down
+waits, box on board, on the station it picked from, and when every vehicle does so the
+gate stops for good (``day_2026`` at 11:00: laden vehicles on all 12 export transfer
+points waiting for handover bays full of imports, whose vehicles waited for import
+transfer points held by vehicles sent to the export ones). So a late-bound job is only
+assigned when a free station can be claimed for it at once. Lab and inspection bays,
+where a box stays for hours, are claimed at intake.
 """
 
 from __future__ import annotations
@@ -41,11 +36,6 @@ ACTIVE = (JobStatus.WAITING, JobStatus.OPEN, JobStatus.ASSIGNED, JobStatus.CARRY
 UNAVAILABLE = (VehicleMode.OFFLINE, VehicleMode.MANUAL, VehicleMode.FAULT, VehicleMode.PAUSED)
 LATE_BOUND_KINDS = frozenset({"crane_transfer", "handover"})
 """Destination kinds claimed only when the box is on its way there (see the module doc)."""
-UNBOUND_PER_STATION = 1
-"""Jobs given to vehicles before their destination is claimed, per station of the
-destination group: a vehicle on its way to each point's next box, so a point freed is
-taken at once by a vehicle already at its pick-up; more would keep vehicles waiting at
-pick-ups that other work needs."""
 
 
 def _resting_boxes(m: "FleetManager") -> set[str]:
@@ -132,10 +122,10 @@ def _destination_group(m: "FleetManager", job: Job) -> tuple[str, str | None]:
     return kind, (c.direction.value if c is not None else None)
 
 
-def _bind(m: "FleetManager", job: Job, near: str | None, vid: str, now: float, *, resting: set[str] | None = None) -> bool:
+def _bind(m: "FleetManager", job: Job, near: str | None, vid: str, now: float) -> bool:
     """Claim the free station nearest ``near`` for ``job``'s late-bound destination."""
     kind, side = _destination_group(m, job)
-    station = _free_station(m, kind, near, side, resting=resting)
+    station = _free_station(m, kind, near, side)
     if station is None:
         return False
     m.station_claims[station] = job.id
@@ -145,25 +135,20 @@ def _bind(m: "FleetManager", job: Job, near: str | None, vid: str, now: float, *
     return True
 
 
-def bind_destination(m: "FleetManager", v: "VehicleRuntime", now: float, memo: dict | None = None) -> bool:
-    """Before ``v``'s next task: claim a destination for its job's drop if still unbound.
+def bind_destination(m: "FleetManager", v: "VehicleRuntime", now: float) -> bool:
+    """Before the leg to ``v``'s next task: claim a station for a drop still unbound.
 
-    A late-bound job binds when its vehicle is at the pick-up about to pick (or, carried
-    after a restart, :func:`resync_vehicle`, before its drop leg). True when the vehicle may
-    plan its next leg; False when every station of the kind is taken and it waits where it
-    is, empty at its pick-up. ``memo`` (one dict per planning pass) keeps the stations with
-    boxes on them from being computed again for every waiting vehicle.
+    Jobs are bound when assigned; one carried after a restart (a vehicle that reports a
+    box, :func:`resync_vehicle`) may not be. True when the vehicle may plan its next leg;
+    False when every station of the kind is taken and it waits, box on board.
     """
     task = v.agenda[0]
-    job = m.jobs.get(task.job) if task.action in ("pick", "drop") and task.job else None
+    job = m.jobs.get(task.job) if task.action == "drop" and task.job else None
     if job is None or job.to_bound:
         return True
-    if memo is not None and "resting" not in memo:
-        memo["resting"] = _resting_boxes(m)
-    near = task.station if task.action == "pick" else (v.record.station or task.station)
-    if not _bind(m, job, near, v.record.id, now, resting=memo["resting"] if memo is not None else None):
+    if not _bind(m, job, v.record.station or task.station, v.record.id, now):
         return False
-    v.agenda = [replace(t, station=job.to_station) if t.job == job.id and t.action == "drop" else t for t in v.agenda]
+    v.agenda[0] = replace(task, station=job.to_station)
     return True
 
 
@@ -188,30 +173,26 @@ def move_booking_off(m: "FleetManager", station: str, now: float) -> None:
 
 
 def _bindable(m: "FleetManager", jobs: list[Job]) -> list[Job]:
-    """``jobs`` without the late-bound ones over their group's cap of unbound jobs in flight.
+    """``jobs`` without the late-bound ones that could not claim a destination now.
 
-    A group is a destination station kind and direction; its cap is
-    :data:`UNBOUND_PER_STATION` per station serving it (its own and the shared ones).
-    Within a group the most urgent go first (priority, then deadline, then age).
+    Per destination group (station kind, direction), as many unbound jobs as there are
+    free stations serving it, the most urgent first (priority, then deadline, then age).
+    Stations serving both directions are a shared pool, used after the group's own.
     """
-    size: dict[tuple[str, str | None], int] = {}
+    resting = _resting_boxes(m)
+    free: dict[tuple[str, str | None], int] = {}
     for s in m.map.stations:
-        if s.kind in LATE_BOUND_KINDS:
+        if s.kind in LATE_BOUND_KINDS and _is_free_station(m, s.id, resting):
             group = (s.kind, m.map.station_side(s.id))
-            size[group] = size.get(group, 0) + 1
-    in_flight: dict[tuple[str, str | None], int] = {}
-    for j in m.jobs.values():
-        if not j.to_bound and j.status in (JobStatus.ASSIGNED, JobStatus.CARRYING):
-            group = _destination_group(m, j)
-            in_flight[group] = in_flight.get(group, 0) + 1
+            free[group] = free.get(group, 0) + 1
     keep = {j.id for j in jobs if j.to_bound}
     urgent = sorted((j for j in jobs if not j.to_bound),
                     key=lambda j: (-j.priority, j.deadline_s if j.deadline_s is not None else float("inf"), j.created_s, j.id))
     for j in urgent:
-        kind, side = group = _destination_group(m, j)
-        stations = size.get(group, 0) + (size.get((kind, None), 0) if side is not None else 0)
-        if in_flight.get(group, 0) < UNBOUND_PER_STATION * stations:
-            in_flight[group] = in_flight.get(group, 0) + 1
+        kind, side = _destination_group(m, j)
+        pool = next((g for g in ((kind, side), (kind, None)) if free.get(g, 0) > 0), None)
+        if pool is not None:
+            free[pool] -= 1
             keep.add(j.id)
     return [j for j in jobs if j.id in keep]
 
@@ -294,12 +275,11 @@ def assign_jobs(m: "FleetManager", now: float) -> None:
             if m.station_claims.get(spot) == v.record.id:
                 del m.station_claims[spot]
             v.agenda = []
+        if not job.to_bound and not _bind(m, job, job.from_station, v.record.id, now):
+            continue  # counted free by _bindable, so not expected; the job stays open
         job.status, job.vehicle = JobStatus.ASSIGNED, v.record.id
         m.mark(job=job)
-        # An unbound job's vehicle first drives to the pick-up; it picks once a destination
-        # is claimed there (bind_destination), so it never holds a box with nowhere to go.
-        v.agenda = ([] if job.to_bound else [Task(job.from_station, "", job.id, job.container)]) + [
-            Task(job.from_station, "pick", job.id, job.container)]
+        v.agenda = [Task(job.from_station, "pick", job.id, job.container)]
         if job.via_station:
             v.agenda.append(Task(job.via_station, "scan", job.id, job.container))
         v.agenda.append(Task(job.to_station, "drop", job.id, job.container))

@@ -235,13 +235,12 @@ class FleetManager:
         order = sorted(self.vehicles)
         turn = self._plan_turn % len(order) if order else 0
         self._plan_turn += 1
-        memo: dict = {}
         for vid in order[turn:] + order[:turn]:
             v = self.vehicles[vid]
             if not self._needs_leg(v) or (worker is not None and vid in worker.vehicles_in_flight):
                 continue
-            if not bind_destination(self, v, now, memo):
-                continue  # every station of the kind is taken: wait at the pick-up
+            if not bind_destination(self, v, now):
+                continue  # every station of the kind is taken: wait, box on board
             request = self.traffic.leg_request(vid, self.map.station_cell_of(v.agenda[0].station), now, laden=v.record.laden)
             if request is None:
                 continue  # frozen
