@@ -246,28 +246,10 @@ def update_vehicles(m: "FleetManager", now: float) -> None:
                 m.instant(vid, "stopCharging")
                 r.mode = VehicleMode.IDLE
             continue
-        _leave_station(m, v)
         at_end = leg.progress >= len(leg.cells) - 1
         cut_short = bool(v.agenda) and m.map.station_cell_of(v.agenda[0].station) != leg.cells[-1]
         if at_end and (leg.action is None or leg.action_done or cut_short):
             _finish_task(m, v, now)
-
-
-def _leave_station(m: "FleetManager", v: "VehicleRuntime") -> None:
-    """``v`` is clear of the station it stood on: the station may be booked again.
-
-    Clear means its footprint no longer touches the station's (the cell it is on does not
-    conflict with the station cell). Held until the vehicle had finished its next task, an
-    import transfer point stayed booked for the whole trip to the next job, about a third
-    of the points' time at the ``day_2026`` peak. Freed as soon as the vehicle had left
-    the station cell (d076528, reverted), a point was bound while the vehicle still stood
-    across it, waiting for a bay the newly bound vehicle stood on: a swap deadlock.
-    """
-    here = v.record.station
-    if here is None or m.station_claims.get(here) != v.record.id:
-        return
-    if not m.map.cells_conflict(v.cell, m.map.station_cell_of(here)):
-        del m.station_claims[here]
 
 
 def _finish_task(m: "FleetManager", v: "VehicleRuntime", now: float) -> None:

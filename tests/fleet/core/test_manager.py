@@ -291,30 +291,3 @@ def test_a_pick_up_keeps_another_jobs_booking_of_the_point_regression_double_boo
     c = f.core.containers
     f.run_until(lambda: c["SAMPLE"].location_kind is Location.LAB, max_steps=4000)
     assert f.core.station_claims.get("I1-T1") == "J-OTHER"
-
-
-def test_a_station_is_free_once_its_vehicle_is_clear_of_it_regression_points_held_for_the_next_trip(fleet):
-    # day_2026: a vehicle's claim on the transfer point it had put a box down on lasted
-    # until it had finished its next task, so the import points were booked for whole
-    # trips to the next job and imports waited while vehicles idled. The claim now ends
-    # as soon as the vehicle's footprint is clear of the station, and not before.
-    f = fleet
-    f.step()
-    arrive(f, "OUT", "export", "E1-T1")
-    c = f.core.containers
-    f.run_until(lambda: c["OUT"].location_kind is Location.HANDOVER)
-    bay = c["OUT"].location
-    vid = next(j.vehicle for j in f.core.jobs.values() if j.container == "OUT")
-    v = f.core.vehicles[vid]
-    bay_cell = f.map.station_cell_of(bay)
-    freed_on_the_way = False
-    for _ in range(4000):
-        f.step()
-        if f.core.station_claims.get(bay) == vid:
-            continue
-        # never freed while the vehicle still covers the bay
-        assert not f.map.cells_conflict(v.cell, bay_cell)
-        freed_on_the_way = v.leg is not None
-        break
-    assert freed_on_the_way  # before it reached its parking bay, not after
-    assert f.cell_conflicts() == []
