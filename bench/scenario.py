@@ -180,6 +180,14 @@ class Scenario:
             raise ScenarioError(f"scenario {self.name!r}: duration_s: must be a positive number of seconds, got {duration_s!r}")
         return replace(self, duration_s=float(duration_s))
 
+    def with_start_hour(self, hour: int) -> Scenario:
+        """The same scenario starting at ``hour`` of the day (its demand profile shifted;
+        fault times stay relative to the start). Named ``<name>_from_<HH>h`` so its result
+        folder does not overwrite the whole day's."""
+        if isinstance(hour, bool) or not isinstance(hour, int) or not 0 <= hour < HOURS_PER_DAY:
+            raise ScenarioError(f"scenario {self.name!r}: start_hour: must be a whole hour 0..23, got {hour!r}")
+        return replace(self, name=f"{self.name}_from_{hour:02d}h", demand=replace(self.demand, start_hour=hour))
+
 
 class FaultKind(str, Enum):
     BLOCK_LANE = "block_lane"

@@ -2,7 +2,7 @@
 
 Forms (options may come anywhere; docs/bench.md has the details)::
 
-    igv bench SCENARIO... [--duration-s D] [--out DIR] [--no-record]
+    igv bench SCENARIO... [--duration-s D] [--start-hour H] [--out DIR] [--no-record]
     igv bench compare A B
     igv bench fleet-size SCENARIO --vehicles 20,40,60 [--duration-s D] [--out DIR]
     igv bench sweep SCENARIO --seeds 1-32 [--address ADDR] [--duration-s D] [--out DIR]
@@ -26,7 +26,7 @@ DEFAULT_OUT = "bench/results"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.usage = (
-        "igv bench SCENARIO... [--duration-s D] [--out DIR] [--no-record]\n"
+        "igv bench SCENARIO... [--duration-s D] [--start-hour H] [--out DIR] [--no-record]\n"
         "       igv bench compare A B\n"
         "       igv bench fleet-size SCENARIO --vehicles 20,40,...\n"
         "       igv bench sweep SCENARIO --seeds 1-32 [--address ADDR]\n"
@@ -35,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("words", nargs="+", metavar="SCENARIO|ACTION",
                         help="shipped scenario names or TOML files to run, or an action: compare A B, fleet-size SCENARIO, sweep SCENARIO, mapf")
     parser.add_argument("--duration-s", type=float, metavar="D", help="simulated seconds, overriding each scenario's duration_s")
+    parser.add_argument("--start-hour", type=int, metavar="H",
+                        help="hour of the day (0-23) the run starts at, overriding each scenario's start_hour; the result folder is <name>_from_<HH>h")
     parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"results folder (default {DEFAULT_OUT})")
     parser.add_argument("--no-record", action="store_true", help="write report.json and plots only, not record.npz/record.json")
     parser.add_argument("--vehicles", metavar="LIST", help="fleet-size: fleet sizes to try, e.g. 20,40,60 or 20-100:20")
@@ -77,20 +79,24 @@ def _runner() -> Callable[..., Any]:
     return run
 
 
-def _scenarios(names: list[str], duration_s: float | None) -> list:
+def _scenarios(names: list[str], duration_s: float | None, start_hour: int | None = None) -> list:
     from bench.scenario import check_against_map, load_scenario
     from maps import load_track_map
 
     scenarios = [load_scenario(name) for name in names]
     for scenario in scenarios:
         check_against_map(scenario, load_track_map(scenario.map))
-    return [s.with_duration(duration_s) for s in scenarios] if duration_s is not None else scenarios
+    if duration_s is not None:
+        scenarios = [s.with_duration(duration_s) for s in scenarios]
+    if start_hour is not None:
+        scenarios = [s.with_start_hour(start_hour) for s in scenarios]
+    return scenarios
 
 
 def _reject(args: argparse.Namespace, action: str, allowed: tuple[str, ...]) -> None:
     from bench.harness import BenchError
 
-    for option in ("duration_s", "no_record", "vehicles", "seeds", "address"):
+    for option in ("duration_s", "start_hour", "no_record", "vehicles", "seeds", "address"):
         if option not in allowed and getattr(args, option) not in (None, False):
             raise BenchError(f"--{option.replace('_', '-')} does not apply to '{action}'")
 
@@ -120,11 +126,11 @@ def run(args: argparse.Namespace) -> int:
         if len(rest) != 1:
             raise BenchError(f"{action} needs one scenario, got {len(rest)}")
         option = "vehicles" if action == "fleet-size" else "seeds"
-        _reject(args, action, ("duration_s", option, *(("address",) if action == "sweep" else ())))
+        _reject(args, action, ("duration_s", "start_hour", option, *(("address",) if action == "sweep" else ())))
         if getattr(args, option) is None:
             raise BenchError(f"{action} needs --{option}")
         values = parse_int_list(getattr(args, option), f"--{option}")
-        (scenario,) = _scenarios(rest, args.duration_s)
+        (scenario,) = _scenarios(rest, args.duration_s, args.start_hour)
         run_fn = _runner()
         if action == "fleet-size":
             from bench.harness import FleetSizeStatus, fleet_size
@@ -135,8 +141,8 @@ def run(args: argparse.Namespace) -> int:
 
         result = sweep(scenario, values, run_fn, args.address, out_dir=args.out)
         return 1 if any(r.get(k) for r in result.reports for k in SAFETY_KEYS) else 0
-    _reject(args, "a scenario run", ("duration_s", "no_record"))
-    scenarios = _scenarios(args.words, args.duration_s)
+    _reject(args, "a scenario run", ("duration_s", "start_hour", "no_record"))
+    scenarios = _scenarios(args.words, args.duration_s, args.start_hour)
     run_fn = _runner()
     from bench.harness import run_scenarios, unsafe_runs
 

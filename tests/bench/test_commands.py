@@ -39,6 +39,20 @@ def test_bench_runs_a_scenario(fake_runner, tmp_path, capsys):
     assert "bench summary" in capsys.readouterr().out
 
 
+def test_bench_start_hour_shifts_the_demand_and_names_the_folder(monkeypatch, tmp_path):
+    seen = []
+
+    def run(scenario, progress):
+        seen.append(scenario)
+        return synthetic_run(scenario, progress)
+
+    monkeypatch.setitem(sys.modules, "bench.runner", types.SimpleNamespace(run_scenario=run))
+    assert main(["bench", "smoke", "--start-hour", "7", "--duration-s", "30", "--out", str(tmp_path), "--no-record"]) == 0
+    (scenario,) = seen
+    assert scenario.demand.start_hour == 7 and scenario.duration_s == 30.0
+    assert json.loads((tmp_path / "smoke_from_07h" / "report.json").read_text())["sim_duration_s"] == 30.0
+
+
 def test_bench_exits_1_on_an_unsafe_run(monkeypatch, tmp_path, default_map):
     from bench.synthetic import SyntheticOptions, synthetic_record
 
@@ -77,10 +91,19 @@ def test_bench_fleet_size(fake_runner, tmp_path):
         (["bench", "smoke", "--seeds", "1-4"], "--seeds does not apply to 'a scenario run'"),
         (["bench", "compare", "a", "b", "--duration-s", "5"], "--duration-s does not apply to 'compare'"),
         (["bench", "smoke", "--duration-s", "-5"], "duration_s: must be a positive number"),
+        (["bench", "smoke", "--start-hour", "24"], "start_hour: must be a whole hour 0..23, got 24"),
+        (["bench", "compare", "a", "b", "--start-hour", "7"], "--start-hour does not apply to 'compare'"),
     ],
 )
 def test_bad_arguments_are_one_line(fake_runner, capsys, argv, expected):
     _one_line_error(capsys, argv, expected)
+
+
+def test_a_start_hour_that_is_no_integer_is_one_line(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["bench", "smoke", "--start-hour", "7.5"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1 and "argument --start-hour: invalid int value: '7.5'" in err, err
 
 
 def test_bad_scenario_file_is_one_line(fake_runner, tmp_path, capsys):

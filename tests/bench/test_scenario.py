@@ -125,6 +125,12 @@ def test_overrides_make_new_scenarios():
     assert smoke.with_duration(60).duration_s == 60.0
     with pytest.raises(ScenarioError, match="duration_s"):
         smoke.with_duration(-1)
+    later = smoke.with_start_hour(7)
+    assert later.demand.start_hour == 7 and later.name == "smoke_from_07h" and smoke.demand.start_hour == 0
+    assert later.demand.rate_per_h(0.0) == smoke.demand.rate_per_h(7 * 3600.0)
+    for bad in (-1, 24, 7.5, True):
+        with pytest.raises(ScenarioError, match="start_hour"):
+            smoke.with_start_hour(bad)
 
 
 def _broken(tmp_path: Path, text: str) -> str:
