@@ -6,7 +6,11 @@ The rules, in order of precedence:
 
 1. an e-seal *tamper* event sends the container to the inspection hold and raises a
    critical alert; only a later ``released`` declaration after the hold lets it go;
-2. a ``hold`` declaration sends it to the inspection hold;
+2. a ``hold`` declaration sends it to the inspection hold. The hold is done when the
+   first declaration comes in while the container stands on an inspection bay (the
+   inspectors' decision ends the inspection), not when it is put down there: a vehicle
+   sent to fetch it at once waited on the bay for the whole inspection (30-90 min), and
+   an export released there went back to its yard before crossing;
 3. a ``scan`` declaration (risk-flagged) sends it through a scanner bay; a clean scan
    releases it;
 4. a ``lab`` declaration (agricultural sample) sends it to a lab bay for sampling; the
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from fleet.core.model import Container, Customs, Seal
+from fleet.core.model import Container, Customs, Location, Seal
 
 CHECK_STATION_KIND = {"hold": "inspection_bay", "scan": "scanner_bay", "lab": "lab_bay"}
 """The station kind that performs each check."""
@@ -60,6 +64,8 @@ def apply_declaration(c: Container, status: str) -> tuple[Container, list[Alert]
         raise ValueError(f"unknown customs status {status!r} (one of {', '.join(DECLARATIONS)})")
     if c.customs is Customs.CLEARED:
         return c, []
+    if c.location_kind is Location.INSPECTION and required_check(c) == "hold":
+        c = complete_check(c, "hold")  # the inspectors' decision: the inspection is over
     if status == "released" and c.seal is Seal.TAMPER and "hold" not in c.inspected:
         # A release cannot overrule a tamper until the hold has inspected the container.
         return c, [Alert("tamper", "warning", c.id, f"release of {c.id} refused: tampered seal not yet inspected")]
@@ -84,7 +90,8 @@ def apply_seal_event(c: Container, event: str) -> tuple[Container, list[Alert]]:
 
 
 def complete_check(c: Container, check: str) -> Container:
-    """``check`` was carried out. A clean scan releases; lab and hold wait for a declaration."""
+    """``check`` was carried out. A clean scan releases; after the lab the container waits
+    for a declaration (after the hold, :func:`apply_declaration` applies one at once)."""
     inspected = c.inspected + ((check,) if check not in c.inspected else ())
     if check == "scan":
         return replace(c, inspected=inspected, customs=Customs.RELEASED)

@@ -17,6 +17,11 @@ from fleet.core.customs import CHECK_STATION_KIND, may_cross, required_check
 from fleet.core.model import Container, Customs, Direction, Location
 
 
+CHECK_LOCATION = {"lab": Location.LAB, "hold": Location.INSPECTION}
+"""Where a container stands while the lab or the hold has it: it waits there only for its
+own check (a lab result of ``hold`` sends it from the lab bay to the inspection hold)."""
+
+
 @dataclass(frozen=True)
 class Move:
     """A transport the container needs: to a station of ``to_kind`` (``to_station`` when
@@ -40,7 +45,7 @@ def next_move(c: Container) -> Move | None:
             # The scanner is drive-through: scan on the way to the bridge.
             return Move("cross", "handover", via_kind=CHECK_STATION_KIND["scan"])
         if check in ("lab", "hold"):
-            if c.location_kind in (Location.LAB, Location.INSPECTION):
+            if c.location_kind is CHECK_LOCATION[check]:
                 return None  # being sampled / inspected; a declaration will follow
             return Move(check, CHECK_STATION_KIND[check])
         if may_cross(c):
@@ -53,13 +58,17 @@ def next_move(c: Container) -> Move | None:
     if c.location_kind is Location.HANDOVER:
         via = CHECK_STATION_KIND["scan"] if check == "scan" else None
         return Move("to_yard", "crane_transfer", via_kind=via)
+    if check in ("lab", "hold") and c.location_kind in (Location.YARD, *CHECK_LOCATION.values()):
+        if c.location_kind is CHECK_LOCATION[check]:
+            return None  # being sampled / inspected; a declaration will follow
+        return Move(check, CHECK_STATION_KIND[check])
     if c.location_kind is Location.YARD:
-        if check in ("lab", "hold"):
-            return Move(check, CHECK_STATION_KIND[check])
         if check == "scan":
             return Move("scan_in_yard", "crane_transfer", via_kind=CHECK_STATION_KIND["scan"])
         return None
-    if c.location_kind in (Location.LAB, Location.INSPECTION):
+    if c.location_kind in CHECK_LOCATION.values():
+        if check == "scan":
+            return Move("back_to_yard", "crane_transfer", via_kind=CHECK_STATION_KIND["scan"])
         if check is None and c.customs is not Customs.PENDING:
             return Move("back_to_yard", "crane_transfer")
     return None

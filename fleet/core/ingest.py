@@ -306,9 +306,9 @@ def complete_drop(m: "FleetManager", c, station: str, job, vid: str, now: float)
     kind = m.map.station(station).kind
     location = STATION_LOCATION.get(kind, Location.YARD)
     c = replace(c, location_kind=location, location=station)
-    check = {"lab_bay": "lab", "inspection_bay": "hold"}.get(kind)
-    if check:
-        c = complete_check(c, check)
+    if kind == "lab_bay":
+        c = complete_check(c, "lab")  # sampled on the bay; the result comes as a declaration
+    # An inspection ends with the inspectors' declaration (customs.apply_declaration).
     if location is Location.HANDOVER and c.direction is Direction.EXPORT and c.customs is Customs.RELEASED:
         c = replace(c, customs=Customs.CLEARED, cleared_s=now)
         m.kpi_log["crossed_north"].append(now)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from fleet.core.customs import apply_declaration, apply_seal_event, complete_check, may_cross, required_check
@@ -60,3 +62,31 @@ def test_unknown_status_and_event():
         apply_declaration(export(), "maybe")
     with pytest.raises(ValueError):
         apply_seal_event(export(), "melted")
+
+
+def test_the_hold_ends_with_the_inspectors_decision_regression_vehicle_waits_at_inspection_bay():
+    c, _ = apply_declaration(export(), "released")
+    c, _ = apply_seal_event(c, "tamper")
+    c = replace(c, location_kind=Location.INSPECTION, location="INS-1")  # put down on the bay
+    assert required_check(c) == "hold" and next_move(c) is None  # being inspected: stays
+    c, alerts = apply_declaration(c, "released")
+    assert not alerts and "hold" in c.inspected and c.seal is Seal.SEALED and may_cross(c)
+    assert next_move(c).purpose == "cross"  # straight to the bridge, not back to its yard
+
+
+def test_an_import_held_on_the_bay_goes_back_to_its_yard_once_released():
+    c = Container(id="CNT-3", direction=Direction.IMPORT, location_kind=Location.INSPECTION, location="INS-1", customs=Customs.HOLD)
+    assert next_move(c) is None
+    c, _ = apply_declaration(c, "released")
+    assert next_move(c).purpose == "back_to_yard"
+
+
+def test_a_check_of_another_bay_moves_the_box_regression_lab_result_hold_on_the_lab_bay():
+    """A lab result of ``hold`` reaching a box still on the lab bay left it there for good."""
+    c, _ = apply_declaration(export(), "lab")
+    c = complete_check(replace(c, location_kind=Location.LAB, location="LAB-1"), "lab")
+    c, _ = apply_declaration(c, "hold")
+    assert next_move(c).to_kind == "inspection_bay"
+    imp = Container(id="CNT-4", direction=Direction.IMPORT, location_kind=Location.LAB, location="LAB-1", customs=Customs.SCAN)
+    move = next_move(imp)
+    assert move.purpose == "back_to_yard" and move.via_kind == "scanner_bay"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fleet.core.model import JobStatus, Location, VehicleMode
+from fleet.core.model import Customs, JobStatus, Location, VehicleMode
 from maps.errors import InputError
 from bench.teleport_fleet import LockstepFleet
 
@@ -71,6 +71,26 @@ def test_tamper_sends_container_to_hold_and_raises_alert(fleet):
     assert f.core.map.station(c["TMP1"].location).kind == "inspection_bay"
     # the alert reaches telemetry
     f.run_until(lambda: f.core._published is not None and any(a["kind"] == "tamper" for a in f.core._published["alerts"]), 10)
+
+
+def test_an_inspected_export_waits_for_the_decision_then_crosses_regression_vehicle_waits_at_inspection_bay(fleet):
+    """The hold used to count as done when the box was put down: a vehicle was sent at once
+    to take it back to its yard and stood on the bay for the whole inspection."""
+    f = fleet
+    f.step()
+    arrive(f, "TMP2", "export", "E2-T1")
+    f.control.call("eseal_event", {"container": "TMP2", "event": "tamper", "event_id": "seal-2"})
+    c = f.core.containers
+    f.run_until(lambda: c["TMP2"].location_kind is Location.INSPECTION)
+    bay = c["TMP2"].location
+    for _ in range(600):  # 5 min of inspection: nobody is sent to fetch the box
+        f.step()
+    assert c["TMP2"].location == bay and not [j for j in f.core.jobs.values()
+                                               if j.container == "TMP2" and j.status is not JobStatus.DONE]
+    f.control.call("customs_declaration", {"container": "TMP2", "status": "released", "event_id": "dec-TMP2-hold"})
+    f.run_until(lambda: c["TMP2"].location_kind is Location.HANDOVER)
+    assert "hold" in c["TMP2"].inspected and c["TMP2"].customs is Customs.CLEARED
+    assert not [j for j in f.core.jobs.values() if j.container == "TMP2" and j.to_station.startswith("E")]  # never back to its yard
 
 
 def test_blocked_lane_is_avoided(fleet):
