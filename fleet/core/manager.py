@@ -272,13 +272,13 @@ class FleetManager:
             if request is not None:
                 requests.append(request)
         started = self.perf()
-        planned = self.traffic.plan_group(requests) if len(requests) >= 2 else None
+        planned = self.traffic.plan_group(requests) if len(requests) >= 2 else []
         self.kpi_log["replan_ms"].append((self.perf() - started) * 1000.0)
-        if planned is None:
+        if not planned:
             return
-        for request, cells in zip(requests, planned):
+        for request, cells in planned:
             self._start_leg(self.vehicles[request.vehicle], cells)
-        self.event(now, "unstuck", {"vehicles": [r.vehicle for r in requests]})
+        self.event(now, "unstuck", {"vehicles": [r.vehicle for r, _ in planned], "left": len(requests) - len(planned)})
 
     @staticmethod
     def _needs_leg(v: VehicleRuntime) -> bool:

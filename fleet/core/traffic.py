@@ -117,28 +117,41 @@ class Traffic:
         self._install(request.owner, request.goal_cell, result.path)
         return [int(c) for c in result.path.cells], result.elapsed_ms
 
-    def plan_group(self, requests: list[LegRequest], attempts: int = 4) -> list[list[int]] | None:
-        """Plan vehicles that block one another, together: all of them or none.
+    def plan_group(self, requests: list[LegRequest], attempts: int = 4, rounds: int = 4) -> list[tuple[LegRequest, list[int]]]:
+        """Plan vehicles that block one another, together; the ones planned and their cells.
 
         Each vehicle stands on its cell for ever as far as the table knows, so two
         vehicles each standing in the other's way (after a breakdown, mid-lane) can never
         be planned one at a time. Here they are planned one after another on a copy of the
         table, each ignoring the group's standing reservations but seeing the new paths
         of those before it (:func:`~fleet.core.planning.plan_legs` with ``together``). A
-        few orders are tried; the live table changes only when one works.
+        few orders are tried; the live table changes only when one plans the whole group.
+
+        When none does, the vehicles whose search broke an order are left out (they stand
+        where they are, as the others then see) and the rest are tried again, up to
+        ``rounds`` times: all or none over a jam of dozens let one vehicle that can go
+        nowhere (its goal stood on, its way shut by a breakdown) keep every other one
+        standing. Empty when nothing could be planned (the table is then unchanged).
         """
         if any(r.version != self.version[r.owner] or r.vehicle in self.frozen for r in requests):
-            return None
-        for k in range(min(attempts, len(requests))):
-            order = requests[k:] + requests[:k]
-            if k % 2:
-                order.reverse()
-            results = plan_legs(self.graph, self.table.copy(), order, max_expansions=self.max_expansions, together=True)
-            if len(results) == len(order) and all(r.path is not None for r in results):
-                for r in results:
-                    self._install(r.request.owner, r.request.goal_cell, r.path)
-                return [[int(c) for c in self.paths[r.owner].cells] for r in requests]
-        return None
+            return []
+        group = list(requests)
+        for _ in range(rounds):
+            if len(group) < 2:
+                return []
+            broke = set()
+            for k in range(min(attempts, len(group))):
+                order = group[k:] + group[:k]
+                if k % 2:
+                    order.reverse()
+                results = plan_legs(self.graph, self.table.copy(), order, max_expansions=self.max_expansions, together=True)
+                if len(results) == len(order) and all(r.path is not None for r in results):
+                    for r in results:
+                        self._install(r.request.owner, r.request.goal_cell, r.path)
+                    return [(r, [int(c) for c in self.paths[r.owner].cells]) for r in group]
+                broke.add(results[-1].request.owner)
+            group = [r for r in group if r.owner not in broke]
+        return []
 
     def snapshot(self) -> ReservationTable:
         """A copy of the reservation table for planning elsewhere (:mod:`fleet.core.planning`)."""

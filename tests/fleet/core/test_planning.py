@@ -204,7 +204,7 @@ def test_vehicles_standing_in_one_anothers_way_are_planned_as_a_group(tmp_path):
     assert t.plan_now(ra)[0] is None and t.plan_now(rb)[0] is None
     before = (t.table.start.copy(), t.table.count.copy())
     planned = t.plan_group([ra, rb])
-    assert planned is not None and planned[0][-1] == goal_a and planned[1][-1] == goal_b
+    assert [(r.vehicle, cells[-1]) for r, cells in planned] == [("A", goal_a), ("B", goal_b)]
     assert overlaps_of(t) == []
     # all or none: a group that cannot be planned leaves the table as it was
     t2 = Traffic(tm)
@@ -213,5 +213,47 @@ def test_vehicles_standing_in_one_anothers_way_are_planned_as_a_group(tmp_path):
     east = [c for c in range(tm.n_cells) if xy[c, 0] > 190.0 and 10.0 < xy[c, 1] < 30.0]  # up the east end
     t2.set_blocked_cells(np.array(east[:1]))
     before = (t2.table.start.copy(), t2.table.count.copy())
-    assert t2.plan_group([t2.leg_request("A", goal_a, 10.0), t2.leg_request("B", goal_b, 10.0)]) is None
+    assert t2.plan_group([t2.leg_request("A", goal_a, 10.0), t2.leg_request("B", goal_b, 10.0)]) == []
     assert np.array_equal(t2.table.start, before[0]) and np.array_equal(t2.table.count, before[1])
+
+
+def test_a_vehicle_that_can_go_nowhere_does_not_keep_its_group_standing_regression_gridlock(tmp_path):
+    """A and B stand in each other's way on a one-way loop; C, on a spur, asks for a goal
+    that is shut. All or none, C's failure kept A and B standing too (a jam of dozens at
+    7427aad's disruption run stood from 08:15 to the end of the day); now A and B go and
+    C stands where it is."""
+    import json
+
+    from maps import load_track_map
+    from maps.builder import MapBuilder
+
+    b = MapBuilder(name="loop_spur", cell_length_m=8.0)
+    for name, x, y in (("w", 0, 0), ("e", 200, 0), ("e2", 200, 40), ("w2", 0, 40), ("x", 200, -120)):
+        b.node(name, x, y)
+    b.lane("south", "w", "e", speed_limit_mps=8.3)
+    b.lane("east", "e", "e2", speed_limit_mps=4.0)
+    b.lane("north", "e2", "w2", speed_limit_mps=8.3)
+    b.lane("west", "w2", "w", speed_limit_mps=4.0)
+    b.lane("spur", "e", "x", speed_limit_mps=4.0)
+    path = tmp_path / "loop_spur.geojson"
+    path.write_text(json.dumps(b.geojson()))
+    tm = load_track_map(path)
+    xy = tm.cell_xy - tm.cell_xy[:, 0:1].min(axis=0) * np.array([1.0, 0.0]) - np.array([0.0, tm.cell_xy[:, 1].min() + 120.0])
+    loop_y0 = [c for c in range(tm.n_cells) if abs(xy[c, 1]) < 1.0]
+    loop_y40 = [c for c in range(tm.n_cells) if abs(xy[c, 1] - 40.0) < 1.0]
+    spur = sorted((c for c in range(tm.n_cells) if xy[c, 1] < -40.0), key=lambda c: -xy[c, 1])
+    a = min(loop_y0, key=lambda c: abs(xy[c, 0] - 100.0))
+    bb = min(loop_y40, key=lambda c: abs(xy[c, 0] - 100.0))
+    t = Traffic(tm)
+    t.add_vehicle("A", a, 0.0)
+    t.add_vehicle("B", bb, 0.0)
+    t.add_vehicle("C", spur[0], 0.0)
+    t.set_blocked_cells(np.array([spur[-1]]))
+    goal_a = min(loop_y40, key=lambda c: abs(xy[c, 0] - 40.0))
+    goal_b = min(loop_y0, key=lambda c: abs(xy[c, 0] - 160.0))
+    requests = [t.leg_request("C", spur[-1], 10.0), t.leg_request("A", goal_a, 10.0), t.leg_request("B", goal_b, 10.0)]
+    assert all(t.plan_now(r)[0] is None for r in requests)
+    planned = t.plan_group(requests)
+    assert [(r.vehicle, cells[-1]) for r, cells in planned] == [("A", goal_a), ("B", goal_b)]
+    assert overlaps_of(t) == []
+    assert int(t.paths[t.index["C"]].cells[-1]) == spur[0]  # C stands where it was
