@@ -3,6 +3,7 @@ in this process and in fresh processes with different string-hash seeds."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -11,6 +12,8 @@ from collections import Counter
 
 import pytest
 
+from bench.replay import main as replay_main
+from bench.replay import replay as replay_and_dump
 from bench.runner import STEP_S, Run
 from bench.scenario import load_scenario
 
@@ -81,3 +84,26 @@ def test_another_seed_gives_another_event_log(reference):
     other = event_log(seed=2, duration_s=300.0)
     prefix = [e for e in json.loads(reference) if e[0] <= 300.0]
     assert json.loads(other) != prefix
+
+
+# bench.replay: the core's view of a lockstep run at given times (diagnosing a jam)
+
+
+def test_replay_prints_every_vehicle_at_every_time_asked():
+    out = io.StringIO()
+    replay_and_dump("smoke", [30.0, 10.0], out)
+    text = out.getvalue()
+    vehicles = load_scenario("smoke").vehicles
+    assert text.count("===== t=") == 2 and "===== t=10 " in text and "===== t=30 " in text
+    assert sum(line.startswith("igv-") for line in text.splitlines()) == 2 * vehicles
+    assert text.count("jobs done:") == 2
+
+
+def test_replay_refuses_bad_input_in_one_line(capsys):
+    assert replay_main(["no_such_scenario", "--at", "10"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "no_such_scenario" in err and "\n" not in err
+    with pytest.raises(SystemExit) as exc:
+        replay_main(["smoke", "--at", "ten"])
+    assert exc.value.code == 2
+    assert "--at takes simulated seconds" in capsys.readouterr().err
