@@ -43,8 +43,8 @@ def dump_core(run: Run, out: TextIO) -> None:
                 f"laden={v.record.laden} failures={v.plan_failures} leg[{leg_text}] agenda={agenda} "
                 f"path_end={int(path.cells[-1])} done={int(traffic.done[i])}/{path.n_steps}")
         if core._needs_leg(v) and not traffic.is_frozen(vid):
-            goal = core.map.station_cell_of(v.agenda[0].station)
-            request = traffic.leg_request(vid, goal, now, laden=v.record.laden)
+            request = core.next_leg_request(v, now)
+            goal = request.goal_cell
             others = active.copy()
             others[i] = False
             owners = [traffic.ids[o] if o < len(traffic.ids) else "block"

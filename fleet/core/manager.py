@@ -25,7 +25,7 @@ from fleet.core.dispatch import bind_destination
 from fleet.core.journal import Journal
 from fleet.core.model import Container, Job, JobStatus, Location, VehicleMode, VehicleRecord
 from fleet.core.orders import LegAction, build_order, cell_of_node_id
-from fleet.core.planning import PlanWorker
+from fleet.core.planning import LegRequest, PlanWorker
 from fleet.core.telemetry import diff_state
 from fleet.core.traffic import Traffic
 from fleet.messages import Action, BlockingType, InstantActions
@@ -241,7 +241,7 @@ class FleetManager:
                 continue
             if not bind_destination(self, v, now):
                 continue  # every station of the kind is taken: wait, box on board
-            request = self.traffic.leg_request(vid, self.map.station_cell_of(v.agenda[0].station), now, laden=v.record.laden)
+            request = self.next_leg_request(v, now)
             if request is None:
                 continue  # frozen
             if worker is not None and self.perf() > deadline:
@@ -268,7 +268,7 @@ class FleetManager:
         requests = []
         for vid in stuck:
             v = self.vehicles[vid]
-            request = self.traffic.leg_request(vid, self.map.station_cell_of(v.agenda[0].station), now, laden=v.record.laden)
+            request = self.next_leg_request(v, now)
             if request is not None:
                 requests.append(request)
         started = self.perf()
@@ -279,6 +279,10 @@ class FleetManager:
         for request, cells in planned:
             self._start_leg(self.vehicles[request.vehicle], cells)
         self.event(now, "unstuck", {"vehicles": [r.vehicle for r, _ in planned], "left": len(requests) - len(planned)})
+
+    def next_leg_request(self, v: VehicleRuntime, now: float) -> LegRequest | None:
+        """What planning the leg to ``v``'s next agenda station needs (None when frozen)."""
+        return self.traffic.leg_request(v.record.id, self.map.station_cell_of(v.agenda[0].station), now, laden=v.record.laden)
 
     @staticmethod
     def _needs_leg(v: VehicleRuntime) -> bool:

@@ -107,3 +107,4 @@ def test_replay_refuses_bad_input_in_one_line(capsys):
         replay_main(["smoke", "--at", "ten"])
     assert exc.value.code == 2
     assert "--at takes simulated seconds" in capsys.readouterr().err
+
