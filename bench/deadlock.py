@@ -26,6 +26,16 @@ the vehicles it waited on (docs/run-record.md). Two kinds of deadlock are found:
   from a gridlock: ten vehicles stood 15 h that way in a ``day_2026`` run judged
   deadlock-free (bench/README.md).
 
+Gridlocks and stuck vehicles count only standing-still time outside the run's
+*disturbances* (:func:`disturbances`): a lane blocked, a vehicle broken down or silent, from
+the core's event log. Vehicles standing behind a breakdown on the only road over the bridge
+are held by the breakdown, not deadlocked: in ``disruption`` two vehicles broke down on the
+two bridge lanes for 2 h, the fleet stood for an hour and seven vehicles for just over 2 h,
+all moving again within 5 min of the faults clearing. A deadlock outlives its cause, and
+time after the disturbances still counts in full; what a disturbance costs shows in the
+throughput. The spans excused this way are listed apart (``safety.held_by_disturbances`` of
+the report).
+
 A stall whose vehicle is on a cycle episode overlapping it is that cycle, not a second
 deadlock. Intervals of the same (vehicle, waited-on) pair that touch or overlap are merged
 first, so a wait recorded in pieces counts once.
@@ -100,13 +110,46 @@ CLOSES_JOB = frozenset({"job_assigned", "job_resumed", "job_done", "job_cancelle
 """Core events that put a job in, and take it out of, the unassigned queue."""
 
 
+def disturbances(events: Sequence[tuple[float, str, Mapping[str, object]]], end_s: float) -> list[tuple[float, float]]:
+    """Merged spans when something the fleet does not control held vehicles: a lane blocked
+    (``block_lane`` to ``unblock_lane``), a vehicle broken down or silent (a critical
+    ``vehicle_fault`` alert or a ``vehicle_frozen`` event, to its ``vehicle_back``). Only
+    spans that end count: a disturbance still in force at ``end_s`` (a vehicle that never
+    comes back) excuses nothing, since standing behind it to the end cannot be told from a
+    deadlock. (``end_s`` is kept for the signature's symmetry with the finders.)"""
+    spans: list[tuple[float, float]] = []
+    since: dict[tuple[str, str], float] = {}
+    for t_s, kind, payload in sorted(events, key=lambda e: e[0]):
+        if not isinstance(payload, Mapping):
+            continue
+        if kind == "block_lane":
+            since.setdefault(("lane", str(payload.get("lane"))), float(t_s))
+        elif kind == "vehicle_frozen" or (kind == "alert" and payload.get("kind") == "vehicle_fault"
+                                          and payload.get("severity") == "critical"):
+            who = payload.get("vehicle") if kind == "vehicle_frozen" else payload.get("subject")
+            since.setdefault(("vehicle", str(who)), float(t_s))
+        elif kind in ("unblock_lane", "vehicle_back"):
+            key = ("lane", str(payload.get("lane"))) if kind == "unblock_lane" else ("vehicle", str(payload.get("vehicle")))
+            if key in since:
+                spans.append((since.pop(key), float(t_s)))
+    return _merge([(t0, min(t1, float(end_s))) for t0, t1 in spans])
+
+
+def _outside(t0: float, t1: float, windows: Sequence[tuple[float, float]]) -> float:
+    """How much of ``[t0, t1]`` lies outside ``windows`` (merged, sorted)."""
+    inside = sum(max(0.0, min(t1, w1) - max(t0, w0)) for w0, w1 in windows)
+    return (t1 - t0) - inside
+
+
 def find_gridlocks(
     events: Sequence[tuple[float, str, Mapping[str, object]]],
     trajectories: Mapping[str, np.ndarray],
     end_s: float,
     stall_bound_s: float = DEFAULT_STALL_BOUND_S,
+    windows: Sequence[tuple[float, float]] | None = None,
 ) -> tuple[Deadlock, ...]:
-    """Intervals longer than ``stall_bound_s`` with no vehicle moving and a job unassigned.
+    """Intervals with no vehicle moving and a job unassigned, longer than ``stall_bound_s``
+    outside ``windows`` (default: the run's :func:`disturbances`; ``()`` counts all time).
 
     Parameters
     ----------
@@ -131,7 +174,9 @@ def find_gridlocks(
     moving = _merge([(float(a), float(b)) for rows in trajectories.values() for a, b in zip(*_moving_intervals(rows))])
     # The still gaps of the whole fleet inside each job's wait.
     found = [gap for w0, w1 in waiting for gap in _still_gaps(moving, w0, w1, stall_bound_s)]
-    return tuple(Deadlock(DeadlockKind.GRIDLOCK, (), t0, t1) for t0, t1 in _merge(found))
+    windows = disturbances(events, end_s) if windows is None else windows
+    return tuple(Deadlock(DeadlockKind.GRIDLOCK, (), t0, t1) for t0, t1 in _merge(found)
+                 if _outside(t0, t1, windows) > stall_bound_s)
 
 
 def _still_gaps(moving: Sequence[tuple[float, float]], t0: float, t1: float, bound_s: float) -> list[tuple[float, float]]:
@@ -155,13 +200,16 @@ def find_stuck(
     trajectories: Mapping[str, np.ndarray],
     end_s: float,
     stuck_bound_s: float = DEFAULT_STUCK_BOUND_S,
+    windows: Sequence[tuple[float, float]] | None = None,
 ) -> tuple[Deadlock, ...]:
-    """Vehicles standing still longer than ``stuck_bound_s`` while holding a job.
+    """Vehicles standing still while holding a job, longer than ``stuck_bound_s`` outside
+    ``windows`` (as for :func:`find_gridlocks`).
 
     Parameters are those of :func:`find_gridlocks`. A still span during which the vehicle
     broke down or fell silent (an alert ``vehicle_fault`` about it, an event
     ``vehicle_frozen``) is not counted: the breakdown is the cause, not a deadlock.
     """
+    windows = disturbances(events, end_s) if windows is None else windows
     holds: dict[str, list[tuple[float, float]]] = {}
     held: dict[str, tuple[str, float]] = {}
     excuses: dict[str, list[float]] = {}
@@ -186,7 +234,7 @@ def find_stuck(
         starts, ends = _moving_intervals(trajectories[vehicle]) if vehicle in trajectories else (np.empty(0), np.empty(0))
         moving = [(float(a), float(b)) for a, b in zip(starts, ends)]
         stuck = [(g0, g1) for h0, h1 in _merge(spans) for g0, g1 in _still_gaps(moving, h0, h1, stuck_bound_s)
-                 if not any(g0 <= t <= g1 for t in excuses.get(vehicle, ()))]
+                 if not any(g0 <= t <= g1 for t in excuses.get(vehicle, ())) and _outside(g0, g1, windows) > stuck_bound_s]
         found += [Deadlock(DeadlockKind.STUCK, (vehicle,), t0, t1) for t0, t1 in _merge(stuck)]
     return tuple(found)
 

@@ -8,7 +8,8 @@ per vehicle: its mode, cell, station, job, whether it is laden, its searches fai
 row, its leg (cells, progress, action) and agenda; and, for a vehicle that needs a leg, a
 search of that leg on a copy of the live table: whether its goal is held for ever and by
 whom, and whether the search finds a path. Then the frozen vehicles, the blocked lanes,
-the number of station claims, the ``unstuck`` events so far and the jobs done.
+the number of station claims, the ``unstuck`` events so far, how many vehicles were moved
+up part of the way (:mod:`fleet.core.advance`) and the jobs done.
 
 The ``bench/README.md`` diagnosis of the ``disruption`` jam (33 vehicles failing every
 search at 10:32, after the breakdowns had cleared) is ``--at 30590,30640,31200,37950``.
@@ -56,8 +57,9 @@ def dump_core(run: Run, out: TextIO) -> None:
         print(line, file=out)
     log = core.event_log or []
     unstuck = [(round(t), len(d["vehicles"]), d.get("left")) for t, kind, d in log if kind == "unstuck"]
+    moved = sum(len(d["vehicles"]) for _, kind, d in log if kind == "moved_up")
     done = sum(1 for _, kind, _ in log if kind == "job_done")
-    print(f"unstuck events (t, planned, left): {unstuck[-8:]}  jobs done: {done}", file=out)
+    print(f"unstuck events (t, planned, left): {unstuck[-8:]}  vehicles moved up: {moved}  jobs done: {done}", file=out)
 
 
 def replay(scenario_name: str, at_s: list[float], out: TextIO) -> None:

@@ -227,6 +227,12 @@ class Run:
         if graph is None or vid not in traffic.index:
             return []
         i = traffic.index[vid]
+        if int(traffic.released[i]) > int(traffic.done[i]):
+            # It has released steps to drive: whatever its last state said (it came before
+            # this tick's release), it waits on nobody. Counted as waiting on its next
+            # unreleased step, a vehicle just given a leg showed 0.5 s "cycles" with one
+            # waiting on it (day_2026 at 221e66e, 3 of them).
+            return []
         step = int(traffic.released[i]) + 1
         if step > int(graph.n_steps[i]):
             return []

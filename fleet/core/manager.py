@@ -55,6 +55,10 @@ STUCK_AFTER_FAILURES = 4
 """Leg searches in a row that find nothing before a vehicle counts as stuck."""
 UNSTICK_INTERVAL_S = 5.0
 """How often stuck vehicles are planned together (a group search costs a few searches)."""
+MOVE_UP_AFTER_S = 20.0
+"""Failing this long, a stuck vehicle is sent part of the way (:mod:`fleet.core.advance`).
+Not at once: a vehicle that waits a few seconds for its goal to be left (a crane, a truck)
+should wait where it is, not move up into the lane in front of the others' goals."""
 MUST_VACATE = frozenset({"crane_transfer", "scanner_bay", "handover", "lab_bay", "inspection_bay", "truck_exchange"})
 """Station kinds a vehicle must leave after its work there (others queue for them)."""
 
@@ -92,6 +96,7 @@ class VehicleRuntime:
     leg: Leg | None = None
     legs_issued: int = 0
     plan_failures: int = 0  # leg searches in a row that found nothing (see FleetManager._unstick)
+    failing_since_s: float = 0.0  # when the first of them failed
     offline_since_s: float | None = None
     estopped: bool = False
     rejoin: bool = False  # back (online, fault cleared, automatic): thaw once at rest (ingest._rejoin)
@@ -227,7 +232,7 @@ class FleetManager:
                 v = self.vehicles[request.vehicle]
                 if not self._needs_leg(v) or self.map.station_cell_of(v.agenda[0].station) != request.goal_cell:
                     continue
-                self._start_leg(v, self.traffic.commit(request, result.path) if result.path is not None else None)
+                self._start_leg(v, self.traffic.commit(request, result.path) if result.path is not None else None, now)
         deadline = self.perf() + self.config.plan_budget_s
         later = []
         # The inline budget goes round: each tick starts one vehicle further on, so the
@@ -249,20 +254,21 @@ class FleetManager:
                 continue
             cells, elapsed_ms = self.traffic.plan_now(request)
             self.kpi_log["replan_ms"].append(elapsed_ms)
-            self._start_leg(v, cells)
+            self._start_leg(v, cells, now)
         if later and worker is not None and not worker.busy:
             worker.submit(self.traffic.snapshot(), later)
         self._unstick(now)
 
     def _unstick(self, now: float) -> None:
         """Vehicles whose searches keep failing may be standing in one another's way (each
-        stands for ever as far as the table knows): plan them as one group."""
+        stands for ever as far as the table knows): plan them as one group; if no group
+        can go, send those stuck for :data:`MOVE_UP_AFTER_S` part of the way."""
         if now < self._next_unstick_s:
             return
         in_flight = self.plan_worker.vehicles_in_flight if self.plan_worker is not None else frozenset()
         stuck = [vid for vid in sorted(self.vehicles) if self.vehicles[vid].plan_failures >= STUCK_AFTER_FAILURES
                  and self._needs_leg(self.vehicles[vid]) and vid not in in_flight]
-        if len(stuck) < 2:
+        if not stuck:
             return
         self._next_unstick_s = now + UNSTICK_INTERVAL_S
         requests = []
@@ -273,12 +279,19 @@ class FleetManager:
                 requests.append(request)
         started = self.perf()
         planned = self.traffic.plan_group(requests) if len(requests) >= 2 else []
-        self.kpi_log["replan_ms"].append((self.perf() - started) * 1000.0)
-        if not planned:
+        if planned:
+            self.kpi_log["replan_ms"].append((self.perf() - started) * 1000.0)
+            for request, cells in planned:
+                self._start_leg(self.vehicles[request.vehicle], cells, now)
+            self.event(now, "unstuck", {"vehicles": [r.vehicle for r, _ in planned], "left": len(requests) - len(planned)})
             return
-        for request, cells in planned:
-            self._start_leg(self.vehicles[request.vehicle], cells)
-        self.event(now, "unstuck", {"vehicles": [r.vehicle for r, _ in planned], "left": len(requests) - len(planned)})
+        waited = [r for r in requests if now - self.vehicles[r.vehicle].failing_since_s >= MOVE_UP_AFTER_S]
+        moved = self.traffic.move_up(waited) if waited else []
+        self.kpi_log["replan_ms"].append((self.perf() - started) * 1000.0)
+        for request, cells in moved:
+            self._start_leg(self.vehicles[request.vehicle], cells, now, part_way=True)
+        if moved:
+            self.event(now, "moved_up", {"vehicles": [r.vehicle for r, _ in moved], "cells": [c[-1] for _, c in moved]})
 
     def next_leg_request(self, v: VehicleRuntime, now: float) -> LegRequest | None:
         """What planning the leg to ``v``'s next agenda station needs (None when frozen)."""
@@ -289,13 +302,18 @@ class FleetManager:
         return (v.leg is None and bool(v.agenda) and not v.estopped and v.cell >= 0
                 and v.record.mode not in (VehicleMode.OFFLINE, VehicleMode.MANUAL, VehicleMode.FAULT))
 
-    def _start_leg(self, v: VehicleRuntime, cells: list[int] | None) -> None:
+    def _start_leg(self, v: VehicleRuntime, cells: list[int] | None, now: float, *, part_way: bool = False) -> None:
+        """``v`` drives ``cells`` to its next agenda station, or (``part_way``) towards it,
+        with no action at the end; ``None``: no route was found."""
         if cells is None:
+            if v.plan_failures == 0:
+                v.failing_since_s = now
             v.plan_failures += 1
             return  # no route yet (search limit, or a stale snapshot result): next tick
         v.plan_failures = 0
         task = v.agenda[0]
-        action = LegAction(task.action, self.next_id(v, "a"), task.container, task.station) if task.action else None
+        action = (LegAction(task.action, self.next_id(v, "a"), task.container, task.station)
+                  if task.action and not part_way else None)
         v.leg = Leg(order_id=self.next_id(v, "o"), cells=cells, action=action)
 
     def _release(self, now: float) -> None:
@@ -313,7 +331,9 @@ class FleetManager:
                                 self.config.horizon_steps, cache=leg.order_cache)
             self.transport.send_order(vid, order)
             if leg.update_id < 0 and leg.rejections == 0 and v.agenda and v.agenda[0].job:
-                self.event(now, "leg_released", {"job": v.agenda[0].job, "vehicle": vid, "action": v.agenda[0].action})
+                # The leg's own action: none on a leg part of the way (fleet.core.advance).
+                self.event(now, "leg_released", {"job": v.agenda[0].job, "vehicle": vid,
+                                                 "action": leg.action.action_type if leg.action else None})
             leg.update_id += 1
             leg.base_end = limit
             self._pending_orders.append((vid, leg.order_id, leg.update_id, now, {"cells": leg.cells, "base_end": limit}))
@@ -439,6 +459,7 @@ class FleetManager:
         v = self.vehicles[vid]
         if self.traffic.is_frozen(vid):
             self.traffic.thaw(vid, cell, self.clock())
+            self.event(self.clock(), "vehicle_back", {"vehicle": vid, "cell": int(cell)})
             v.cell = cell
             v.leg = None
             self._follow_rerouted_paths(vid)

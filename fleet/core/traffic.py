@@ -28,6 +28,7 @@ import math
 import numpy as np
 
 from maps.trackmap import TrackMap
+from fleet.core.advance import blocking_counts, lone_route, part_of_the_way, waiting_cells
 from fleet.core.planning import LegRequest, held_for_ever, plan_legs
 from planner.dependencies import build_dependency_graph, releasable
 from planner.reservations import ReservationTable
@@ -64,6 +65,7 @@ class Traffic:
         self.frozen: set[str] = set()
         self.hold: dict[str, np.ndarray] = {}
         self.blocked = np.zeros(0, dtype=np.int64)
+        self.waiting = waiting_cells(track_map)
         self._graph = None
         self._limits: np.ndarray | None = None
 
@@ -152,6 +154,23 @@ class Traffic:
                 broke.add(results[-1].request.owner)
             group = [r for r in group if r.owner not in broke]
         return []
+
+    def move_up(self, requests: list[LegRequest], tries: int = 4) -> list[tuple[LegRequest, list[int]]]:
+        """Send stuck vehicles part of the way (:mod:`fleet.core.advance`), those in the
+        way of the most others first, each seeing the paths of those before it; the ones
+        moved and their cells."""
+        if any(r.version != self.version[r.owner] or r.vehicle in self.frozen for r in requests):
+            return []
+        routes = [(r.owner, lone_route(self.graph, r.start_cell, r.goal_cell, r.speed_mps)) for r in requests]
+        counts = blocking_counts(self.table, len(self.ids), routes)
+        moved = []
+        for (_, route), r in sorted(zip(routes, requests), key=lambda x: (-int(counts[x[1].owner]), x[1].vehicle)):
+            path = part_of_the_way(self.graph, self.table, r, route, self.waiting, max_expansions=self.max_expansions,
+                                   tries=tries)
+            if path is not None:
+                self._install(r.owner, int(path.cells[-1]), path)
+                moved.append((r, [int(c) for c in path.cells]))
+        return moved
 
     def snapshot(self) -> ReservationTable:
         """A copy of the reservation table for planning elsewhere (:mod:`fleet.core.planning`)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.deadlock import DeadlockKind, find_deadlocks, find_gridlocks, find_stuck
+from bench.deadlock import DeadlockKind, disturbances, find_deadlocks, find_gridlocks, find_stuck
 
 
 def still(x_m: float, t_end_s: float = 400.0) -> np.ndarray:
@@ -134,3 +134,33 @@ def test_no_stuck_vehicle_once_the_job_ends_when_it_moves_or_when_it_broke_down(
     # resumed after a restart: the hold goes on under the same job
     resumed = assigned + [(200.0, "job_resumed", {"job": "J1", "vehicle": "A"})]
     assert [(d.t_start_s, d.t_end_s) for d in find_stuck(resumed, traj, 400.0, stuck_bound_s=100.0)] == [(10.0, 400.0)]
+
+
+def test_disturbance_windows_come_from_lane_blocks_and_vehicles_out_until_they_are_back():
+    events = [(100.0, "block_lane", {"lane": "R2/002"}), (160.0, "unblock_lane", {"lane": "R2/002"}),
+              (150.0, "alert", {"kind": "vehicle_fault", "severity": "critical", "subject": "B"}),
+              (300.0, "vehicle_back", {"vehicle": "B"}),
+              (500.0, "vehicle_frozen", {"vehicle": "C"}), (530.0, "vehicle_back", {"vehicle": "C"}),
+              # a failed action is a warning, not a breakdown; a vehicle never back excuses nothing
+              (600.0, "alert", {"kind": "vehicle_fault", "severity": "warning", "subject": "D"}),
+              (700.0, "vehicle_frozen", {"vehicle": "E"})]
+    assert disturbances(events, 1000.0) == [(100.0, 300.0), (500.0, 530.0)]
+
+
+def test_standing_behind_a_breakdown_is_held_not_stuck_regression_disruption_bridge_faults():
+    # disruption bench: two vehicles broke down on the two bridge lanes for 2 h; seven
+    # vehicles behind them stood just over 2 h, the whole fleet for an hour, and all moved
+    # again within 5 min of the faults clearing. That is the breakdown's cost, not a deadlock.
+    events = [(10.0, "job_assigned", {"job": "J1", "vehicle": "A"}), (10.0, "job_created", {"job": "J2"}),
+              (20.0, "alert", {"kind": "vehicle_fault", "severity": "critical", "subject": "B"}),
+              (500.0, "vehicle_back", {"vehicle": "B"})]
+    traj = {"A": moving_between(0.0, 0.0, 15.0), "B": moving_between(100.0, 0.0, 15.0)}
+    assert find_stuck(events, traj, 560.0, stuck_bound_s=100.0) == ()  # 15-560 s still, 480 s of it held
+    assert find_gridlocks(events, traj, 560.0, stall_bound_s=100.0) == ()
+    # counting all time, both show (the report lists them as held by disturbances)
+    assert len(find_stuck(events, traj, 560.0, stuck_bound_s=100.0, windows=())) == 1
+    assert len(find_gridlocks(events, traj, 560.0, stall_bound_s=100.0, windows=())) == 1
+    # a deadlock outlives its cause: standing on long after the vehicle is back counts
+    found = find_stuck(events, traj, 800.0, stuck_bound_s=100.0)
+    assert [(d.vehicles, d.t_start_s, d.t_end_s) for d in found] == [(("A",), 15.0, 800.0)]
+    assert len(find_gridlocks(events, traj, 800.0, stall_bound_s=100.0)) == 1

@@ -29,7 +29,8 @@ def test_report_has_every_design_key_with_sane_values(clean_record):
     assert report["collisions_independent"] == 0 and report["deadlocks"] == 0
     assert 0.0 <= report["vehicle_utilisation"] <= 1.0
     assert report["crossings_northbound"] + report["crossings_southbound"] == report["containers_crossed"]
-    assert report["safety"] == {"collisions": [], "deadlocks": [], "stall_bound_s": 1800.0, "collision_step_s": 0.1}
+    assert report["safety"] == {"collisions": [], "deadlocks": [], "held_by_disturbances": [], "disturbances": [],
+                                "stall_bound_s": 1800.0, "collision_step_s": 0.1}
 
 
 def test_planted_collision_is_counted(default_map):

@@ -127,3 +127,34 @@ def test_the_scenarios_customs_shares_and_equipment_reach_the_terminal_regressio
         run.close()
     assert (customs.scan_share, customs.lab_share, customs.hold_share) == (0.4, 0.0, 0.02)
     assert config.handover_machines == 6 and all(len(b.cranes) == 3 for b in blocks)
+
+
+def test_a_vehicle_with_released_steps_to_drive_waits_on_nobody_regression_half_second_cycles():
+    """Waits are recorded after the tick from the core's last known mode, which predates the
+    tick's release: a vehicle just given a leg still read "waiting" and was recorded as
+    waiting on its next unreleased step, which another vehicle waiting on it made a 0.5 s
+    "cycle" (three such in day_2026 at 221e66e)."""
+    from types import SimpleNamespace
+
+    from fleet.core.traffic import Traffic
+    from planner.scenarios import corridor_map
+
+    tm = corridor_map()
+    xy = tm.cell_xy - tm.cell_xy[0]
+    main = [c for c in range(tm.n_cells) if abs(xy[c, 1]) < 0.5]
+    at = lambda x: min(main, key=lambda c: abs(xy[c, 0] - x))  # noqa: E731
+    t = Traffic(tm, release_ahead_steps=100)
+    t.add_vehicle("A", at(40.0), 0.0)
+    t.add_vehicle("B", at(0.0), 0.0)
+    assert t.plan_now(t.leg_request("A", at(160.0), 0.0))[0] is not None
+    assert t.plan_now(t.leg_request("B", at(130.0), 0.0))[0] is not None
+    t.release_limit("A")
+    b = t.index["B"]
+    # the first step of B that waits for A
+    step = next(s for s in range(1, int(t._graph.n_steps[b]) + 1) if any(v == t.index["A"] for v, _ in t._graph.dependencies(b, s)))
+    t.done[t.index["A"]] = 0
+    run = SimpleNamespace(core=SimpleNamespace(traffic=t))
+    t.released[b] = t.done[b] = step - 1
+    assert Run._waiting_on(run, "B") == ["A"]
+    t.done[b] = step - 2  # a released step left to drive
+    assert Run._waiting_on(run, "B") == []

@@ -108,6 +108,7 @@ def test_vehicle_back_from_a_long_comm_loss_is_seated_where_it_drove_regression_
     # disruption bench's collisions), and its next orders, starting where it was not, were
     # refused for ever.
     f = LockstepFleet(n_vehicles=4, config=CoreConfig(offline_timeout_s=10.0, plan_in_worker=False))
+    f.core.event_log = []
     try:
         f.step()
         for cid, st in [("Y1", "E1-T1"), ("Y2", "E2-T2"), ("Y3", "E3-T3")]:
@@ -133,6 +134,9 @@ def test_vehicle_back_from_a_long_comm_loss_is_seated_where_it_drove_regression_
             raise AssertionError("never thawed")
         # thawed where it stood (its path, standing or a new leg planned in the same tick, starts there)
         assert int(traffic.paths[traffic.index[lost.serial]].cells[0]) == before
+        # frozen and back in the event log: the bench's disturbance windows (bench.deadlock)
+        kinds = [(kind, d.get("vehicle")) for _, kind, d in f.core.event_log if kind in ("vehicle_frozen", "vehicle_back")]
+        assert kinds == [("vehicle_frozen", lost.serial), ("vehicle_back", lost.serial)]
         c = f.core.containers
         f.run_until(lambda: all(c[k].location_kind is Location.HANDOVER for k in ("Y1", "Y2", "Y3")), 4000)
         assert f.cell_conflicts() == []

@@ -311,3 +311,34 @@ def test_a_pick_up_keeps_another_jobs_booking_of_the_point_regression_double_boo
     c = f.core.containers
     f.run_until(lambda: c["SAMPLE"].location_kind is Location.LAB, max_steps=4000)
     assert f.core.station_claims.get("I1-T1") == "J-OTHER"
+
+
+def test_a_vehicle_whose_way_is_shut_moves_up_then_goes_on_when_it_opens():
+    """Laden for the handover with the northbound bridge shut, the vehicle fails every
+    search; after MOVE_UP_AFTER_S it drives part of the way (no action at the end, its
+    drop still ahead), and once the lane opens it plans the rest and drops the box."""
+    from fleet.core.manager import MOVE_UP_AFTER_S
+
+    f = LockstepFleet(n_vehicles=1)
+    try:
+        f.core.event_log = []
+        f.step()
+        f.control.call("block_lane", {"lane": "BN/001"})
+        arrive(f, "X1", "export", "E1-T1")
+        f.run_until(lambda: any(kind == "moved_up" for _, kind, _ in f.core.event_log), 2000)
+        v = f.core.vehicles["igv-001"]
+        released = [d["action"] for _, kind, d in f.core.event_log if kind == "leg_released"]
+        assert released == ["pick", None]  # then part of the way: no leg to the drop while the bridge is shut
+        assert v.record.laden and v.leg.action is None
+        assert [t.action for t in v.agenda] == ["drop"]
+        stop = v.leg.cells[-1]
+        assert f.core.traffic.waiting[stop] and f.map.cell_lane[stop] != f.map.lane_ids.index("BN/001")
+        failing = [t for t, kind, _ in f.core.event_log if kind == "moved_up"][0] - v.failing_since_s
+        assert failing >= MOVE_UP_AFTER_S
+        f.run_until(lambda: f.core.vehicles["igv-001"].leg is None, 2000)
+        assert f.vehicles[0].cell == stop and f.core.containers["X1"].location_kind is Location.IGV
+        f.control.call("unblock_lane", {"lane": "BN/001"})
+        f.run_until(lambda: f.core.containers["X1"].location_kind is Location.HANDOVER, 2000)
+        assert f.cell_conflicts() == []
+    finally:
+        f.close()
