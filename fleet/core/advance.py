@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from fleet.core.planning import LegRequest
+from fleet.core.planning import LegRequest, held_for_ever
 from maps.trackmap import TrackMap
 from planner.reservations import ReservationTable
 from planner.sipp import FOUND, RoutingGraph, plan_vehicle
@@ -70,9 +70,7 @@ def first_stood_on(table: ReservationTable, route: list[int], active: np.ndarray
     """Index of the first cell of ``route`` after its start that an ``active`` owner holds
     for ever (stands on, or a blocked lane); ``len(route)`` if none."""
     for k in range(1, len(route)):
-        cell = route[k]
-        n = int(table.count[cell])
-        if np.any((table.end[cell, :n] == math.inf) & active[table.owner[cell, :n]]):
+        if held_for_ever(table, route[k], active):
             return k
     return len(route)
 
