@@ -186,8 +186,7 @@ def _bindable(m: "FleetManager", jobs: list[Job]) -> list[Job]:
             group = (s.kind, m.map.station_side(s.id))
             free[group] = free.get(group, 0) + 1
     keep = {j.id for j in jobs if j.to_bound}
-    urgent = sorted((j for j in jobs if not j.to_bound),
-                    key=lambda j: (-j.priority, j.deadline_s if j.deadline_s is not None else float("inf"), j.created_s, j.id))
+    urgent = sorted((j for j in jobs if not j.to_bound), key=_urgency)
     for j in urgent:
         kind, side = _destination_group(m, j)
         pool = next((g for g in ((kind, side), (kind, None)) if free.get(g, 0) > 0), None)
@@ -195,6 +194,10 @@ def _bindable(m: "FleetManager", jobs: list[Job]) -> list[Job]:
             free[pool] -= 1
             keep.add(j.id)
     return [j for j in jobs if j.id in keep]
+
+
+def _urgency(j: Job) -> tuple[float, float, float, str]:
+    return (-j.priority, j.deadline_s if j.deadline_s is not None else float("inf"), j.created_s, j.id)
 
 
 def _deadline_alerts(m: "FleetManager", now: float) -> None:
@@ -242,15 +245,24 @@ def assign_jobs(m: "FleetManager", now: float) -> None:
     Battery feasibility and deadlines are the planner's; charging of vehicles under the
     threshold stays with :func:`_send_free_vehicles_away`, which knows which chargers are free.
     """
-    from fleet.core.manager import Task
-    from planner.assign import AssignOptions, AssignProblem, TransportJob, VehicleState, assign_jobs as solve
-
-    jobs = _bindable(m, [j for j in sorted(m.jobs.values(), key=lambda j: j.id) if j.status is JobStatus.OPEN and j.earliest_s <= now])
+    open_jobs = [j for j in sorted(m.jobs.values(), key=lambda j: j.id) if j.status is JobStatus.OPEN and j.earliest_s <= now]
+    jobs = _bindable(m, open_jobs)
     # A free vehicle off any station (back mid-lane after a fault) is first sent to park.
     free = [v for v in (m.vehicles[k] for k in sorted(m.vehicles)) if (_is_free(v) and v.record.station or _is_parking_trip(m, v))
             and v.record.battery_pct >= m.config.battery_low_pct and v.record.mode is not VehicleMode.CHARGING]
-    if not jobs or not free:
+    if not free:
         return
+    assigned = _solve(m, jobs, free, now) if jobs else set()
+    kept = {j.id for j in jobs}
+    left = [j for j in open_jobs if j.id not in kept and not j.to_bound]
+    if left:
+        _hand_bays_over(m, left, [v for v in free if v.record.id not in assigned and not v.agenda], now)
+
+
+def _solve(m: "FleetManager", jobs: list[Job], free: list["VehicleRuntime"], now: float) -> set[str]:
+    """The min-cost assignment of ``jobs`` to ``free`` vehicles; the vehicles it used."""
+    from planner.assign import AssignOptions, AssignProblem, TransportJob, VehicleState, assign_jobs as solve
+
     tm = m.map
     vehicles = tuple(
         VehicleState(v.record.id, tm.station_index_of(v.agenda[0].station if v.agenda else v.record.station),
@@ -277,14 +289,77 @@ def assign_jobs(m: "FleetManager", now: float) -> None:
             v.agenda = []
         if not job.to_bound and not _bind(m, job, job.from_station, v.record.id, now):
             continue  # counted free by _bindable, so not expected; the job stays open
-        job.status, job.vehicle = JobStatus.ASSIGNED, v.record.id
-        m.mark(job=job)
-        v.agenda = [Task(job.from_station, "pick", job.id, job.container)]
-        if job.via_station:
-            v.agenda.append(Task(job.via_station, "scan", job.id, job.container))
-        v.agenda.append(Task(job.to_station, "drop", job.id, job.container))
-        v.record.job = job.id
-        m.event(now, "job_assigned", {"job": job.id, "vehicle": v.record.id})
+        _give(m, v, job, now)
+    return {a.vehicle_id for a in result.assignments}
+
+
+def _give(m: "FleetManager", v: "VehicleRuntime", job: Job, now: float) -> None:
+    """``job`` to ``v``: its agenda is pick, [scan], drop."""
+    from fleet.core.manager import Task
+
+    job.status, job.vehicle = JobStatus.ASSIGNED, v.record.id
+    m.mark(job=job)
+    v.agenda = [Task(job.from_station, "pick", job.id, job.container)]
+    if job.via_station:
+        v.agenda.append(Task(job.via_station, "scan", job.id, job.container))
+    v.agenda.append(Task(job.to_station, "drop", job.id, job.container))
+    v.record.job = job.id
+    m.event(now, "job_assigned", {"job": job.id, "vehicle": v.record.id})
+
+
+def _squatters(m: "FleetManager", free: list["VehicleRuntime"]) -> dict[tuple[str, str | None], list["VehicleRuntime"]]:
+    """Free vehicles resting on a late-bound bay they hold (parking full), by the bay's group."""
+    out: dict[tuple[str, str | None], list["VehicleRuntime"]] = {}
+    for v in free:
+        here = v.record.station
+        if here is None or m.station_claims.get(here) != v.record.id:
+            continue
+        kind = m.map.station(here).kind
+        if kind in LATE_BOUND_KINDS:
+            out.setdefault((kind, m.map.station_side(here)), []).append(v)
+    return out
+
+
+def _hand_bays_over(m: "FleetManager", jobs: list[Job], free: list["VehicleRuntime"], now: float) -> None:
+    """Jobs that found no free bay, given to free vehicles resting on one of their group.
+
+    With more vehicles than parking bays (``bench.core`` at 200 vehicles: 177 parking
+    bays and chargers), the rest stand on handover bays and hold them; exports then
+    waited up to 32 s for a bay held by a vehicle with nothing to do. Such a vehicle
+    takes the job and its bay becomes the job's destination: it drives to the pick and
+    comes back to drop where it stood, so nobody else is ever sent to the bay meanwhile.
+    """
+    squatters = _squatters(m, free)
+    if not squatters:
+        return
+    row_of = m.map.station_travel_time_s
+    for job in sorted(jobs, key=_urgency):
+        kind, side = _destination_group(m, job)
+        pool = next((squatters[g] for g in ((kind, side), (kind, None)) if squatters.get(g)), None)
+        if pool is None:
+            continue
+        start = m.map.station_index_of(job.from_station)
+        v = min(pool, key=lambda v: (row_of[m.map.station_index_of(v.record.station), start], v.record.id))
+        pool.remove(v)
+        bay = v.record.station
+        m.station_claims[bay] = job.id
+        job.to_station, job.to_bound = bay, True
+        m.event(now, "destination_bound", {"job": job.id, "vehicle": v.record.id, "station": bay})
+        _give(m, v, job, now)
+
+
+def jobs_waiting_for_a_bay(m: "FleetManager", now: float) -> list[str]:
+    """Open jobs the assignment cannot take now because no bay of their destination group
+    is free and no free vehicle rests on one (the terminal's queue, not the core's)."""
+    open_jobs = [j for j in sorted(m.jobs.values(), key=lambda j: j.id) if j.status is JobStatus.OPEN and j.earliest_s <= now]
+    kept = {j.id for j in _bindable(m, open_jobs)}
+    squatters = _squatters(m, [v for v in m.vehicles.values() if _is_free(v)])
+    out = []
+    for j in open_jobs:
+        kind, side = _destination_group(m, j)
+        if j.id not in kept and not squatters.get((kind, side)) and not squatters.get((kind, None)):
+            out.append(j.id)
+    return out
 
 
 def _is_parking_trip(m: "FleetManager", v: "VehicleRuntime") -> bool:

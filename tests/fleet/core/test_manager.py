@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from fleet.core.dispatch import jobs_waiting_for_a_bay
 from fleet.core.model import Customs, JobStatus, Location, VehicleMode
 from maps.errors import InputError
 from bench.teleport_fleet import LockstepFleet
@@ -294,9 +295,44 @@ def test_exports_are_put_down_only_in_the_export_aisle_regression_exports_starve
         f.step()
     job = next(j for j in f.core.jobs.values() if j.container == "OUT")
     assert job.status is JobStatus.OPEN and f.core.containers["OUT"].location == "E1-T1"
+    assert jobs_waiting_for_a_bay(f.core, f.now()) == [job.id]
     del f.core.station_claims[export_aisle[-1]]
+    assert jobs_waiting_for_a_bay(f.core, f.now()) == []
     f.run_until(lambda: f.core.containers["OUT"].location_kind is Location.HANDOVER)
     assert f.core.containers["OUT"].location == export_aisle[-1]
+
+
+def test_a_free_vehicle_resting_on_a_bay_takes_the_job_bound_for_it_regression_bay_held_by_idle_vehicle():
+    # bench.core at 200 vehicles: 177 parking bays and chargers, so 23 vehicles rested on
+    # handover bays they held, with nothing to do, while exports waited up to 32 s for a
+    # bay. A vehicle resting on the only bay a job can go to now takes that job.
+    probe = LockstepFleet(n_vehicles=1)
+    export_aisle = [s.id for s in probe.map.stations_of_kind("handover") if probe.map.station_side(s.id) == "export"]
+    parking = [s.id for s in probe.map.stations_of_kind("parking")]
+    probe.close()
+    f = LockstepFleet(n_vehicles=2, start_stations=[parking[0], export_aisle[0]])
+    try:
+        f.core.event_log = []
+        for s in parking[1:] + export_aisle[1:]:
+            f.core.station_claims[s] = "operator-hold"  # the yard full, as at 200 vehicles
+        f.run_until(lambda: len(f.core.vehicles) == 2)
+        f.step()
+        squatter = f.vehicles[1].serial
+        assert f.core.station_claims[export_aisle[0]] == squatter
+        arrive(f, "OUT", "export", "E1-T1")
+        f.step()
+        job = next(j for j in f.core.jobs.values() if j.container == "OUT")
+        assert job.vehicle == squatter and job.to_station == export_aisle[0] and job.to_bound
+        assert f.core.station_claims[export_aisle[0]] == job.id
+        assert jobs_waiting_for_a_bay(f.core, f.now()) == []
+        f.run_until(lambda: f.core.containers["OUT"].location_kind is Location.HANDOVER)
+        assert f.core.containers["OUT"].location == export_aisle[0]
+        created = next(t for t, kind, d in f.core.event_log if kind == "job_created" and d["job"] == job.id)
+        picked = next(t for t, kind, d in f.core.event_log if kind == "leg_released" and d["job"] == job.id and d["action"] == "pick")
+        assert picked - created <= 0.5
+        assert f.cell_conflicts() == []
+    finally:
+        f.close()
 
 
 def test_a_pick_up_keeps_another_jobs_booking_of_the_point_regression_double_booked_point(fleet):
