@@ -231,8 +231,20 @@ class TrackMap:
             sides[s.id] = str(side) if side is not None else None
         return sides
 
+    @cached_property
+    def _station_indices_by_kind(self) -> dict[str, tuple[int, ...]]:
+        # PERF: built once per map; the core looks for free stations of a kind every tick.
+        out: dict[str, list[int]] = {}
+        for i, s in enumerate(self.stations):
+            out.setdefault(s.kind, []).append(i)
+        return {kind: tuple(ix) for kind, ix in out.items()}
+
+    def station_indices_of_kind(self, kind: str) -> tuple[int, ...]:
+        """Indices into :attr:`stations` of the stations of ``kind``, in map order."""
+        return self._station_indices_by_kind.get(kind, ())
+
     def stations_of_kind(self, kind: str) -> tuple[Station, ...]:
-        return tuple(s for s in self.stations if s.kind == kind)
+        return tuple(self.stations[i] for i in self.station_indices_of_kind(kind))
 
     def zones_of_kind(self, kind: str) -> tuple[Zone, ...]:
         return tuple(z for z in self.zones if z.kind == kind)

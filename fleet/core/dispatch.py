@@ -44,7 +44,7 @@ def _resting_boxes(m: "FleetManager") -> set[str]:
     Exports at a handover station have crossed (the Dongxing yard took them) and boxes in
     a yard block are stacked behind their transfer point, so neither occupies a station.
     """
-    return {c.location for c in m.containers.values()
+    return {c.location for c in m.live_containers()
             if c.location_kind in (Location.LAB, Location.INSPECTION)
             or (c.location_kind is Location.HANDOVER and c.direction is Direction.IMPORT)}
 
@@ -66,9 +66,10 @@ def _free_station(m: "FleetManager", kind: str, near: str | None, side: str | No
     tm = m.map
     if resting is None:
         resting = _resting_boxes(m)
+    stations = tm.stations
     candidates = [
-        i for i, s in enumerate(tm.stations)
-        if s.kind == kind and _is_free_station(m, s.id, resting, claimed_ok) and _serves(m, s.id, side)
+        i for i in tm.station_indices_of_kind(kind)
+        if _is_free_station(m, stations[i].id, resting, claimed_ok) and _serves(m, stations[i].id, side)
     ]
     if not candidates:
         return None
@@ -85,10 +86,10 @@ def _serves(m: "FleetManager", station: str, side: str | None) -> bool:
 
 
 def intake_jobs(m: "FleetManager", now: float) -> None:
-    busy = {j.container for j in m.jobs.values() if j.status in ACTIVE and j.container}
+    busy = {j.container for j in m.active_jobs() if j.container}
     resting = _resting_boxes(m)
-    for cid in sorted(m.containers):
-        c = m.containers[cid]
+    for c in m.live_containers():
+        cid = c.id
         if c.direction is Direction.IMPORT and c.location_kind is Location.YARD and c.cleared_s is None and may_cross(c):
             m.mark(container=replace(c, cleared_s=now))
             m.kpi_log["clearance_h"].append((now - c.gate_in_s) / 3600.0)
@@ -202,7 +203,7 @@ def _urgency(j: Job) -> tuple[float, float, float, str]:
 
 def _deadline_alerts(m: "FleetManager", now: float) -> None:
     warned = m.deadline_warned
-    for c in m.containers.values():
+    for c in m.live_containers():
         if c.deadline_s is None or c.cleared_s is not None or c.id in warned:
             continue
         if c.deadline_s - now < m.config.deadline_warning_s:
@@ -245,7 +246,7 @@ def assign_jobs(m: "FleetManager", now: float) -> None:
     Battery feasibility and deadlines are the planner's; charging of vehicles under the
     threshold stays with :func:`_send_free_vehicles_away`, which knows which chargers are free.
     """
-    open_jobs = [j for j in sorted(m.jobs.values(), key=lambda j: j.id) if j.status is JobStatus.OPEN and j.earliest_s <= now]
+    open_jobs = [j for j in m.active_jobs() if j.status is JobStatus.OPEN and j.earliest_s <= now]
     jobs = _bindable(m, open_jobs)
     # A free vehicle off any station (back mid-lane after a fault) is first sent to park.
     free = [v for v in (m.vehicles[k] for k in sorted(m.vehicles)) if (_is_free(v) and v.record.station or _is_parking_trip(m, v))
@@ -351,7 +352,7 @@ def _hand_bays_over(m: "FleetManager", jobs: list[Job], free: list["VehicleRunti
 def jobs_waiting_for_a_bay(m: "FleetManager", now: float) -> list[str]:
     """Open jobs the assignment cannot take now because no bay of their destination group
     is free and no free vehicle rests on one (the terminal's queue, not the core's)."""
-    open_jobs = [j for j in sorted(m.jobs.values(), key=lambda j: j.id) if j.status is JobStatus.OPEN and j.earliest_s <= now]
+    open_jobs = [j for j in m.active_jobs() if j.status is JobStatus.OPEN and j.earliest_s <= now]
     kept = {j.id for j in _bindable(m, open_jobs)}
     squatters = _squatters(m, [v for v in m.vehicles.values() if _is_free(v)])
     out = []
@@ -370,7 +371,7 @@ def _is_parking_trip(m: "FleetManager", v: "VehicleRuntime") -> bool:
 def release_vehicle_work(m: "FleetManager", v: "VehicleRuntime", now: float) -> None:
     """The vehicle cannot go on (fault, or offline too long): give its work to others."""
     vid = v.record.id
-    for job in m.jobs.values():
+    for job in m.active_jobs():
         if job.vehicle == vid and job.status is JobStatus.ASSIGNED:
             job.status, job.vehicle = JobStatus.OPEN, None
             m.mark(job=job)

@@ -33,6 +33,13 @@ class Move:
     to_zone: str | None = None
 
 
+def settled(c: Container) -> bool:
+    """Nothing will move ``c`` again and it holds no bay: gone from the gate, or an export
+    put down in the handover yard (the Dongxing yard takes it). Final: no event brings a
+    settled container back."""
+    return c.location_kind is Location.GONE or (c.direction is Direction.EXPORT and c.location_kind is Location.HANDOVER)
+
+
 def next_move(c: Container) -> Move | None:
     """The next transport ``c`` needs, or None when it must wait where it is."""
     if c.location_kind in (Location.IGV, Location.GONE, Location.GATE, Location.TRUCK):

@@ -274,7 +274,6 @@ def _finish_task(m: "FleetManager", v: "VehicleRuntime", now: float) -> None:
     # point another box is on its way to): the booking stays. Overwritten, it went when this
     # vehicle left, and a third job was bound to the point still booked (disruption at
     # 15:00: two vehicles bound to I1-T1, four vehicles stuck for 9 h).
-    kind = m.map.station(task.station).kind
     job = m.jobs.get(task.job) if task.job else None
     c = m.containers.get(task.container) if task.container else None
     if task.action == "pick" and c is not None:

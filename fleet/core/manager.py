@@ -21,9 +21,10 @@ import numpy as np
 
 from fleet.core.config import CoreConfig
 from fleet.core.customs import Alert
-from fleet.core.dispatch import bind_destination
+from fleet.core.dispatch import ACTIVE, bind_destination
+from fleet.core.flow import settled
 from fleet.core.journal import Journal
-from fleet.core.model import Container, Job, JobStatus, Location, VehicleMode, VehicleRecord
+from fleet.core.model import Container, Job, VehicleMode, VehicleRecord
 from fleet.core.orders import LegAction, build_order, cell_of_node_id
 from fleet.core.planning import LegRequest, PlanWorker
 from fleet.core.telemetry import diff_state
@@ -133,6 +134,10 @@ class FleetManager:
         self.vehicles: dict[str, VehicleRuntime] = {}
         self.containers: dict[str, Container] = {}
         self.jobs: dict[str, Job] = {}
+        # PERF: the core keeps every container and job of its life (a day of peak_2030 is
+        # 3,500 of each); the per-tick phases look only at these (live_containers, active_jobs).
+        self._live_containers: set[str] = set()
+        self._active_jobs: set[str] = set()
         self.station_claims: dict[str, str] = {}  # station id -> job or vehicle id
         self._station_at_cell = {int(c): st.id for st, c in zip(track_map.stations, track_map.station_cell)}
         self.blocked_lanes: set[str] = set()
@@ -380,10 +385,12 @@ class FleetManager:
         self.seen_events = set(state.meta.get("seen_events", []))
         self.blocked_lanes = set(state.meta.get("blocked_lanes", []))
         self.blocked_zones = set(state.meta.get("blocked_zones", []))
-        for cid, doc in state.containers.items():
-            self.containers[cid] = Container.from_dict(doc)
-        for jid, doc in state.jobs.items():
-            self.jobs[jid] = Job.from_dict(doc)
+        for doc in state.containers.values():
+            self.mark(container=Container.from_dict(doc))
+        for doc in state.jobs.values():
+            self.mark(job=Job.from_dict(doc))
+        self._dirty_containers.clear()
+        self._dirty_jobs.clear()
         recover_jobs(self)
         self.traffic.set_blocked_cells(self.blocked_cells())
 
@@ -394,13 +401,35 @@ class FleetManager:
         return f"{prefix}-{self.counters[kind]:06d}"
 
     def mark(self, container: Container | None = None, job: Job | None = None) -> None:
+        """Store a changed container or job: journaled and published at the tick's end."""
         if container is not None:
             self.containers[container.id] = container
             self._dirty_containers.add(container.id)
             self._telemetry_dirty.add(container.id)
+            if settled(container):
+                self._live_containers.discard(container.id)
+            else:
+                self._live_containers.add(container.id)
         if job is not None:
             self.jobs[job.id] = job
             self._dirty_jobs.add(job.id)
+            if job.status in ACTIVE:
+                self._active_jobs.add(job.id)
+
+    def live_containers(self) -> list[Container]:
+        """The containers not :func:`~fleet.core.flow.settled`, by id."""
+        return [self.containers[cid] for cid in sorted(self._live_containers)]
+
+    def active_jobs(self) -> list[Job]:
+        """The jobs waiting, open, assigned or carrying, by id.
+
+        A job leaves those states for good (done or cancelled), sometimes changed in
+        place before it is marked, so the set is pruned here rather than in :meth:`mark`.
+        """
+        jobs = self.jobs
+        gone = [jid for jid in self._active_jobs if jobs[jid].status not in ACTIVE]
+        self._active_jobs.difference_update(gone)
+        return [jobs[jid] for jid in sorted(self._active_jobs)]
 
     def next_id(self, v: VehicleRuntime, kind: str) -> str:
         """A new order ("o"), action ("a") or instant action ("i") id for vehicle ``v``.

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fleet.core.flow import settled
 from fleet.core.model import JobStatus, Location, VehicleMode
 
 if TYPE_CHECKING:
@@ -53,7 +54,9 @@ def _vehicle_doc(m: "FleetManager", vid: str) -> dict[str, Any]:
 
 
 def _container_docs(m: "FleetManager") -> dict[str, dict[str, Any]]:
-    """Documents of the containers still at the gate.
+    """Documents of the containers still at the gate: not :func:`~fleet.core.flow.settled`
+    (gone by truck, or handed over to the Dongxing yard). A 24/7 core would otherwise
+    publish every export it ever handed over (``bench.core``'s history line).
 
     # PERF: only containers marked changed since the last call are rebuilt (``asdict``
     # costs ~20 us a container, and a busy day holds hundreds at the gate). Publish phase
@@ -63,11 +66,11 @@ def _container_docs(m: "FleetManager") -> dict[str, dict[str, Any]]:
     changed = m.take_telemetry_dirty()
     if m.container_docs is None:
         m.container_docs = {}
-        changed = list(m.containers)
+        changed = [c.id for c in m.live_containers()]
     docs = m.container_docs
     for cid in changed:
         c = m.containers.get(cid)
-        if c is None or c.location_kind is Location.GONE:
+        if c is None or settled(c):
             docs.pop(cid, None)
         else:
             docs[cid] = c.to_dict()
@@ -91,7 +94,7 @@ def kpis(m: "FleetManager", now: float) -> dict[str, Any]:
         "clearance_time_h_p50": round(float(np.percentile(clearance, 50)), 2) if clearance.size else None,
         "clearance_time_h_p95": round(float(np.percentile(clearance, 95)), 2) if clearance.size else None,
         "vehicle_utilisation": round(working / len(modes), 3) if modes else 0.0,
-        "jobs_open": sum(j.status in (JobStatus.OPEN, JobStatus.WAITING) for j in m.jobs.values()),
+        "jobs_open": sum(j.status in (JobStatus.OPEN, JobStatus.WAITING) for j in m.active_jobs()),
         "energy_kwh": round(sum(100.0 - v.record.battery_pct for v in m.vehicles.values()) * 2.8, 1),
     }
 
@@ -105,9 +108,7 @@ def state_document(m: "FleetManager", now: float) -> dict[str, Any]:
                       "occupied": 0, "reefer": 0, "perishable": 0}
     queues = {"scanner": 0, "lab": 0, "inspection": 0}
     containers = _container_docs(m)
-    for c in m.containers.values():
-        if c.location_kind is Location.GONE:
-            continue
+    for c in m.live_containers():
         if c.location_kind is Location.YARD and c.location in tm.station_index:
             block = tm.station(c.location).zone_id
             if block in yard:
@@ -116,7 +117,7 @@ def state_document(m: "FleetManager", now: float) -> dict[str, Any]:
                 yard[block]["perishable"] += int(c.perishable)
         elif c.location_kind in (Location.LAB, Location.INSPECTION):
             queues[c.location_kind.value] += 1
-    for job in m.jobs.values():
+    for job in m.active_jobs():
         if job.status in (JobStatus.OPEN, JobStatus.ASSIGNED, JobStatus.CARRYING) and job.via_station:
             queues["scanner"] += 1
         if job.status in (JobStatus.OPEN, JobStatus.ASSIGNED) and job.from_station in tm.station_index:

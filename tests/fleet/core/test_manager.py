@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from fleet.core.config import CoreConfig
 from fleet.core.dispatch import jobs_waiting_for_a_bay
 from fleet.core.model import Customs, JobStatus, Location, VehicleMode
 from maps.errors import InputError
@@ -45,6 +46,35 @@ def test_export_and_import_flow_end_to_end(fleet):
     f.control.call("container_departure", {"container": "IMP1", "event_id": "dep-IMP1"})
     assert c["IMP1"].location_kind is Location.GONE
     assert f.cell_conflicts() == []
+    # both are done with: the per-tick phases no longer look at them
+    assert f.core.live_containers() == [] and f.core.active_jobs() == []
+
+
+def test_the_tick_looks_only_at_live_containers_and_jobs_also_after_a_restart_regression_tick_grows_with_history(tmp_path):
+    # The core keeps every container and job of its life; intake, assignment and telemetry
+    # went through all of them every tick: with one peak_2030 day behind it (3,500 each)
+    # they took 11.5, 4.9 and 9.0 ms a call, growing by as much every day.
+    config = CoreConfig(plan_in_worker=False, state_dir=tmp_path)
+    f = LockstepFleet(n_vehicles=2, config=config)
+    try:
+        f.step()
+        arrive(f, "OUT", "export", "E1-T1")
+        arrive(f, "STAYS", "export", "E2-T1", None)  # not released: stays in the yard, live
+        f.run_until(lambda: f.core.containers["OUT"].location_kind is Location.HANDOVER)
+        f.step()
+        assert [c.id for c in f.core.live_containers()] == ["STAYS"] and f.core.active_jobs() == []
+        assert any(j.status is JobStatus.DONE for j in f.core.jobs.values())
+    finally:
+        f.close()
+    again = LockstepFleet(n_vehicles=2, config=config)
+    try:
+        assert set(again.core.containers) == {"OUT", "STAYS"}
+        assert [c.id for c in again.core.live_containers()] == ["STAYS"] and again.core.active_jobs() == []
+        again.control.call("customs_declaration", {"container": "STAYS", "status": "released", "event_id": "dec-STAYS"})
+        again.run_until(lambda: again.core.containers["STAYS"].location_kind is Location.HANDOVER)
+        assert again.core.live_containers() == [] and again.core.active_jobs() == []
+    finally:
+        again.close()
 
 
 def test_perishable_goes_first(fleet):
