@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from fleet.core.planning import LegRequest, held_for_ever
+from fleet.core.planning import LegRequest, holders_for_ever
 from maps.trackmap import TrackMap
 from planner.reservations import ReservationTable
 from planner.sipp import FOUND, RoutingGraph, plan_vehicle
@@ -68,11 +68,11 @@ def lone_route(graph: RoutingGraph, start_cell: int, goal_cell: int, speed_mps: 
 
 def first_stood_on(table: ReservationTable, route: list[int], active: np.ndarray) -> int:
     """Index of the first cell of ``route`` after its start that an ``active`` owner holds
-    for ever (stands on, or a blocked lane); ``len(route)`` if none."""
-    for k in range(1, len(route)):
-        if held_for_ever(table, route[k], active):
-            return k
-    return len(route)
+    for ever (stands on, or a blocked lane: :func:`~fleet.core.planning.held_for_ever`);
+    ``len(route)`` if none."""
+    owners, forever = holders_for_ever(table, np.asarray(route[1:], dtype=np.int64))
+    hit = np.flatnonzero((forever & active[owners]).any(axis=1))
+    return int(hit[0]) + 1 if hit.size else len(route)
 
 
 def part_of_the_way(graph: RoutingGraph, table: ReservationTable, request: LegRequest, route: list[int] | None,
@@ -115,12 +115,8 @@ def blocking_counts(table: ReservationTable, n_owners: int, routes: list[tuple[i
     for own, route in routes:
         if route is None:
             continue
-        owners = set()
-        for cell in route[1:]:
-            n = int(table.count[cell])
-            forever = table.end[cell, :n] == math.inf
-            owners.update(int(o) for o in table.owner[cell, :n][forever] if o < n_owners)
-        owners.discard(own)
-        for o in owners:
-            counts[o] += 1
+        owners, forever = holders_for_ever(table, np.asarray(route[1:], dtype=np.int64))
+        held = np.unique(owners[forever])
+        held = held[(held < n_owners) & (held != own)]
+        counts[held] += 1
     return counts
