@@ -362,11 +362,16 @@ def fleet_size(
     console: Console | None = None,
     keep_record: bool = False,
     stall_bound_s: float = DEFAULT_STALL_BOUND_S,
+    reuse: bool = False,
 ) -> FleetSizeResult:
     """Run ``scenario`` at each fleet size (ascending); the smallest meeting its demand wins.
 
     Writes ``out_dir/<scenario>_fleet/<n>_vehicles/`` per size, the curve
     ``fleet_size.png`` and ``fleet_size.json`` next to them, and prints a table.
+    With ``reuse``, a size whose folder already holds a report of the same scenario,
+    seed, fleet and duration is not run again: a day of ``peak_2030`` takes hours, so
+    sizes can be run apart (``--vehicles 60`` here, ``--vehicles 120`` there, with the
+    same code) and the curve drawn from all of them.
     """
     console = console or Console()
     counts = sorted(set(int(n) for n in vehicle_counts))
@@ -380,7 +385,11 @@ def fleet_size(
                       "a bigger gate is studied with the scenario's [terminal] table")
     variants = [scenario.with_vehicles(n) for n in counts]
     folders = [root / f"{n}_vehicles" for n in counts]
-    reports = _run_all(variants, folders, run_fn, console, keep_record, stall_bound_s)
+    reports: list[dict[str, Any] | None] = [_reusable(s, f, console) if reuse else None for s, f in zip(variants, folders)]
+    todo = [k for k, r in enumerate(reports) if r is None]
+    ran = _run_all([variants[k] for k in todo], [folders[k] for k in todo], run_fn, console, keep_record, stall_bound_s)
+    for k, report in zip(todo, ran):
+        reports[k] = report
     rows = tuple(
         FleetSizeRow(n, r["clearance_time_h_p95"], r["containers_crossed"], r["containers_due"], r["demand_met"], f)
         for n, r, f in zip(counts, reports, folders)
@@ -408,6 +417,25 @@ def fleet_size(
     console.print(f"wrote {plot}")
     return FleetSizeResult(status, chosen, rows, plot)
 
+
+
+def _reusable(scenario: Scenario, folder: Path, console: Console) -> dict[str, Any] | None:
+    """The report in ``folder`` if it is a run of ``scenario`` (name, seed, fleet, duration)."""
+    path = folder / "report.json"
+    if not path.is_file():
+        return None
+    try:
+        report = json.loads(path.read_text())
+        same = (report["scenario"] == scenario.name and report["seed"] == scenario.seed
+                and report["vehicles"] == scenario.vehicles and math.isclose(report["sim_duration_s"], scenario.duration_s))
+    except (ValueError, KeyError, TypeError) as exc:
+        console.print(f"[yellow]{path}: not a usable report ({exc}); running {scenario.vehicles} vehicles again[/]")
+        return None
+    if not same:
+        console.print(f"[yellow]{path}: a report of another run; running {scenario.vehicles} vehicles again[/]")
+        return None
+    console.print(f"{scenario.vehicles} vehicles: reusing {path}")
+    return report
 
 
 # ---- sweep on Ray ----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ Forms (options may come anywhere; docs/bench.md has the details)::
 
     igv bench SCENARIO... [--duration-s D] [--start-hour H] [--out DIR] [--no-record]
     igv bench compare A B
-    igv bench fleet-size SCENARIO --vehicles 20,40,60 [--duration-s D] [--out DIR]
+    igv bench fleet-size SCENARIO --vehicles 20,40,60 [--duration-s D] [--out DIR] [--reuse]
     igv bench sweep SCENARIO --seeds 1-32 [--address ADDR] [--duration-s D] [--out DIR]
     igv bench mapf [-- ARGS...]
 
@@ -40,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"results folder (default {DEFAULT_OUT})")
     parser.add_argument("--no-record", action="store_true", help="write report.json and plots only, not record.npz/record.json")
     parser.add_argument("--vehicles", metavar="LIST", help="fleet-size: fleet sizes to try, e.g. 20,40,60 or 20-100:20")
+    parser.add_argument("--reuse", action="store_true",
+                        help="fleet-size: take the report of a size already run in --out (same scenario, seed, fleet and duration) instead of running it again")
     parser.add_argument("--seeds", metavar="LIST", help="sweep: seeds, e.g. 1-32 or 1,2,5-8")
     parser.add_argument("--address", metavar="ADDR", help="sweep: Ray cluster address (default: start a local Ray instance)")
 
@@ -96,7 +98,7 @@ def _scenarios(names: list[str], duration_s: float | None, start_hour: int | Non
 def _reject(args: argparse.Namespace, action: str, allowed: tuple[str, ...]) -> None:
     from bench.harness import BenchError
 
-    for option in ("duration_s", "start_hour", "no_record", "vehicles", "seeds", "address"):
+    for option in ("duration_s", "start_hour", "no_record", "vehicles", "reuse", "seeds", "address"):
         if option not in allowed and getattr(args, option) not in (None, False):
             raise BenchError(f"--{option.replace('_', '-')} does not apply to '{action}'")
 
@@ -126,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         if len(rest) != 1:
             raise BenchError(f"{action} needs one scenario, got {len(rest)}")
         option = "vehicles" if action == "fleet-size" else "seeds"
-        _reject(args, action, ("duration_s", "start_hour", option, *(("address",) if action == "sweep" else ())))
+        _reject(args, action, ("duration_s", "start_hour", option, *(("address",) if action == "sweep" else ("reuse",))))
         if getattr(args, option) is None:
             raise BenchError(f"{action} needs --{option}")
         values = parse_int_list(getattr(args, option), f"--{option}")
@@ -135,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         if action == "fleet-size":
             from bench.harness import FleetSizeStatus, fleet_size
 
-            result = fleet_size(scenario, values, run_fn, args.out)
+            result = fleet_size(scenario, values, run_fn, args.out, reuse=args.reuse)
             return 0 if result.status is FleetSizeStatus.FOUND else 1
         from bench.harness import SAFETY_KEYS, sweep
 

@@ -90,6 +90,8 @@ def test_bench_fleet_size(fake_runner, tmp_path):
         (["bench", "fleet-size", "smoke", "peak_2030", "--vehicles", "2"], "fleet-size needs one scenario"),
         (["bench", "smoke", "--seeds", "1-4"], "--seeds does not apply to 'a scenario run'"),
         (["bench", "compare", "a", "b", "--duration-s", "5"], "--duration-s does not apply to 'compare'"),
+        (["bench", "smoke", "--reuse"], "--reuse does not apply to 'a scenario run'"),
+        (["bench", "sweep", "smoke", "--seeds", "1-2", "--reuse"], "--reuse does not apply to 'sweep'"),
         (["bench", "smoke", "--duration-s", "-5"], "duration_s: must be a positive number"),
         (["bench", "smoke", "--start-hour", "24"], "start_hour: must be a whole hour 0..23, got 24"),
         (["bench", "compare", "a", "b", "--start-hour", "7"], "--start-hour does not apply to 'compare'"),

@@ -151,6 +151,29 @@ def test_fleet_size_finds_the_smallest_fleet(tmp_path, console, small_record):
     assert too_small.status is FleetSizeStatus.NOT_FOUND and too_small.vehicles is None
 
 
+def test_fleet_size_reuses_the_sizes_already_run(tmp_path, console):
+    # A day of peak_2030 takes hours a size: sizes run apart make one curve.
+    ran = []
+
+    def run_fn(scenario, progress):
+        ran.append(scenario.vehicles)
+        return synthetic_run(scenario, progress)
+
+    scenario = load_scenario("smoke").with_duration(30.0)
+    first = fleet_size(scenario, [2, 4], run_fn, tmp_path, console=console)
+    assert ran == [2, 4]
+    (tmp_path / "smoke_fleet" / "3_vehicles").mkdir()
+    (tmp_path / "smoke_fleet" / "3_vehicles" / "report.json").write_text("{not json")  # a broken one is run again
+    again = fleet_size(scenario, [2, 3, 4, 5], run_fn, tmp_path, console=console, reuse=True)
+    assert ran == [2, 4, 3, 5]
+    assert [r.vehicles for r in again.rows] == [2, 3, 4, 5]
+    assert [r.containers_crossed for r in again.rows if r.vehicles in (2, 4)] == [r.containers_crossed for r in first.rows]
+    assert "reusing" in console.file.getvalue() and "not a usable report" in console.file.getvalue()
+    # another duration is another run
+    fleet_size(scenario.with_duration(40.0), [2], run_fn, tmp_path, console=console, reuse=True)
+    assert ran[-1] == 2 and "a report of another run" in console.file.getvalue()
+
+
 def test_kpi_stats_mean_and_t_interval():
     reports = [{"scenario": "s", "seed": i, "containers_crossed": v, "deadlocks": 0, "replan_ms_p50": None}
                for i, v in enumerate([10, 12, 14, 9])]
