@@ -43,7 +43,7 @@ def dump_core(run: Run, out: TextIO) -> None:
         line = (f"{vid} mode={v.record.mode.value} cell={v.cell} station={v.record.station} job={v.record.job} "
                 f"laden={v.record.laden} failures={v.plan_failures} leg[{leg_text}] agenda={agenda} "
                 f"path_end={int(path.cells[-1])} done={int(traffic.done[i])}/{path.n_steps}")
-        if core._needs_leg(v) and not traffic.is_frozen(vid):
+        if core.needs_leg(v) and not traffic.is_frozen(vid):
             request = core.next_leg_request(v, now)
             goal = request.goal_cell
             others = active.copy()

@@ -235,7 +235,7 @@ class FleetManager:
                 self.kpi_log["replan_ms"].append(result.elapsed_ms)
                 request = result.request
                 v = self.vehicles[request.vehicle]
-                if not self._needs_leg(v) or self.map.station_cell_of(v.agenda[0].station) != request.goal_cell:
+                if not self.needs_leg(v) or self.map.station_cell_of(v.agenda[0].station) != request.goal_cell:
                     continue
                 self._start_leg(v, self.traffic.commit(request, result.path) if result.path is not None else None, now)
         deadline = self.perf() + self.config.plan_budget_s
@@ -247,7 +247,7 @@ class FleetManager:
         self._plan_turn += 1
         for vid in order[turn:] + order[:turn]:
             v = self.vehicles[vid]
-            if not self._needs_leg(v) or (worker is not None and vid in worker.vehicles_in_flight):
+            if not self.needs_leg(v) or (worker is not None and vid in worker.vehicles_in_flight):
                 continue
             if not bind_destination(self, v, now):
                 continue  # every station of the kind is taken: wait, box on board
@@ -272,7 +272,7 @@ class FleetManager:
             return
         in_flight = self.plan_worker.vehicles_in_flight if self.plan_worker is not None else frozenset()
         stuck = [vid for vid in sorted(self.vehicles) if self.vehicles[vid].plan_failures >= STUCK_AFTER_FAILURES
-                 and self._needs_leg(self.vehicles[vid]) and vid not in in_flight]
+                 and self.needs_leg(self.vehicles[vid]) and vid not in in_flight]
         if not stuck:
             return
         self._next_unstick_s = now + UNSTICK_INTERVAL_S
@@ -303,7 +303,8 @@ class FleetManager:
         return self.traffic.leg_request(v.record.id, self.map.station_cell_of(v.agenda[0].station), now, laden=v.record.laden)
 
     @staticmethod
-    def _needs_leg(v: VehicleRuntime) -> bool:
+    def needs_leg(v: VehicleRuntime) -> bool:
+        """Whether ``v`` has work, no leg, and can drive (the plan phase gives it one)."""
         return (v.leg is None and bool(v.agenda) and not v.estopped and v.cell >= 0
                 and v.record.mode not in (VehicleMode.OFFLINE, VehicleMode.MANUAL, VehicleMode.FAULT))
 
