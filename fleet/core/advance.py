@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from fleet.core.planning import LegRequest, holders_for_ever
+from fleet.core.planning import LegRequest, held_for_ever, holders_for_ever
 from maps.trackmap import TrackMap
 from planner.reservations import ReservationTable
 from planner.sipp import FOUND, RoutingGraph, plan_vehicle
@@ -70,9 +70,7 @@ def first_stood_on(table: ReservationTable, route: list[int], active: np.ndarray
     """Index of the first cell of ``route`` after its start that an ``active`` owner holds
     for ever (stands on, or a blocked lane: :func:`~fleet.core.planning.held_for_ever`);
     ``len(route)`` if none."""
-    owners, forever = holders_for_ever(table, np.asarray(route[1:], dtype=np.int64))
-    hit = np.flatnonzero((forever & active[owners]).any(axis=1))
-    return int(hit[0]) + 1 if hit.size else len(route)
+    return next((k for k in range(1, len(route)) if held_for_ever(table, route[k], active)), len(route))
 
 
 def part_of_the_way(graph: RoutingGraph, table: ReservationTable, request: LegRequest, route: list[int] | None,

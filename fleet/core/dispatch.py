@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from fleet.core.customs import Alert, may_cross
 from fleet.core.flow import next_move
-from fleet.core.model import Direction, Job, JobStatus, Location, VehicleMode
+from fleet.core.model import Container, Direction, Job, JobStatus, Location, VehicleMode
 
 if TYPE_CHECKING:
     from fleet.core.manager import FleetManager, VehicleRuntime
@@ -38,13 +38,13 @@ LATE_BOUND_KINDS = frozenset({"crane_transfer", "handover"})
 """Destination kinds claimed only when the box is on its way there (see the module doc)."""
 
 
-def _resting_boxes(m: "FleetManager") -> set[str]:
+def _resting_boxes(m: "FleetManager", live: list[Container] | None = None) -> set[str]:
     """Stations a container stands on: a bay holding a box is not free for another.
 
     Exports at a handover station have crossed (the Dongxing yard took them) and boxes in
     a yard block are stacked behind their transfer point, so neither occupies a station.
     """
-    return {c.location for c in m.live_containers()
+    return {c.location for c in (m.live_containers() if live is None else live)
             if c.location_kind in (Location.LAB, Location.INSPECTION)
             or (c.location_kind is Location.HANDOVER and c.direction is Direction.IMPORT)}
 
@@ -87,8 +87,9 @@ def _serves(m: "FleetManager", station: str, side: str | None) -> bool:
 
 def intake_jobs(m: "FleetManager", now: float) -> None:
     busy = {j.container for j in m.active_jobs() if j.container}
-    resting = _resting_boxes(m)
-    for c in m.live_containers():
+    live = m.live_containers()
+    resting = _resting_boxes(m, live)
+    for c in live:
         cid = c.id
         if c.direction is Direction.IMPORT and c.location_kind is Location.YARD and c.cleared_s is None and may_cross(c):
             m.mark(container=replace(c, cleared_s=now))
@@ -112,7 +113,7 @@ def intake_jobs(m: "FleetManager", now: float) -> None:
             m.station_claims[via] = job.id
         m.mark(job=job)
         m.event(now, "job_created", {"job": job.id, "container": cid, "from": job.from_station, "to": to_station, "via": via})
-    _deadline_alerts(m, now)
+    _deadline_alerts(m, live, now)
     _send_free_vehicles_away(m, now)
 
 
@@ -201,9 +202,9 @@ def _urgency(j: Job) -> tuple[float, float, float, str]:
     return (-j.priority, j.deadline_s if j.deadline_s is not None else float("inf"), j.created_s, j.id)
 
 
-def _deadline_alerts(m: "FleetManager", now: float) -> None:
+def _deadline_alerts(m: "FleetManager", live: list[Container], now: float) -> None:
     warned = m.deadline_warned
-    for c in m.live_containers():
+    for c in live:
         if c.deadline_s is None or c.cleared_s is not None or c.id in warned:
             continue
         if c.deadline_s - now < m.config.deadline_warning_s:
@@ -246,7 +247,7 @@ def assign_jobs(m: "FleetManager", now: float) -> None:
     Battery feasibility and deadlines are the planner's; charging of vehicles under the
     threshold stays with :func:`_send_free_vehicles_away`, which knows which chargers are free.
     """
-    open_jobs = [j for j in m.active_jobs() if j.status is JobStatus.OPEN and j.earliest_s <= now]
+    open_jobs = _open_jobs(m, now)
     jobs = _bindable(m, open_jobs)
     # A free vehicle off any station (back mid-lane after a fault) is first sent to park.
     free = [v for v in (m.vehicles[k] for k in sorted(m.vehicles)) if (_is_free(v) and v.record.station or _is_parking_trip(m, v))
@@ -335,8 +336,7 @@ def _hand_bays_over(m: "FleetManager", jobs: list[Job], free: list["VehicleRunti
         return
     row_of = m.map.station_travel_time_s
     for job in sorted(jobs, key=_urgency):
-        kind, side = _destination_group(m, job)
-        pool = next((squatters[g] for g in ((kind, side), (kind, None)) if squatters.get(g)), None)
+        pool = _squatter_pool(m, squatters, job)
         if pool is None:
             continue
         start = m.map.station_index_of(job.from_station)
@@ -352,15 +352,21 @@ def _hand_bays_over(m: "FleetManager", jobs: list[Job], free: list["VehicleRunti
 def jobs_waiting_for_a_bay(m: "FleetManager", now: float) -> list[str]:
     """Open jobs the assignment cannot take now because no bay of their destination group
     is free and no free vehicle rests on one (the terminal's queue, not the core's)."""
-    open_jobs = [j for j in m.active_jobs() if j.status is JobStatus.OPEN and j.earliest_s <= now]
+    open_jobs = _open_jobs(m, now)
     kept = {j.id for j in _bindable(m, open_jobs)}
     squatters = _squatters(m, [v for v in m.vehicles.values() if _is_free(v)])
-    out = []
-    for j in open_jobs:
-        kind, side = _destination_group(m, j)
-        if j.id not in kept and not squatters.get((kind, side)) and not squatters.get((kind, None)):
-            out.append(j.id)
-    return out
+    return [j.id for j in open_jobs if j.id not in kept and _squatter_pool(m, squatters, j) is None]
+
+
+def _open_jobs(m: "FleetManager", now: float) -> list[Job]:
+    return [j for j in m.active_jobs() if j.status is JobStatus.OPEN and j.earliest_s <= now]
+
+
+def _squatter_pool(m: "FleetManager", squatters: dict[tuple[str, str | None], list["VehicleRuntime"]],
+                   job: Job) -> list["VehicleRuntime"] | None:
+    """The squatters that may take ``job``: its destination group's own, else the shared pool's."""
+    kind, side = _destination_group(m, job)
+    return next((squatters[g] for g in ((kind, side), (kind, None)) if squatters.get(g)), None)
 
 
 def _is_parking_trip(m: "FleetManager", v: "VehicleRuntime") -> bool:
