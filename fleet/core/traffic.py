@@ -122,40 +122,49 @@ class Traffic:
         self._install(request.owner, request.goal_cell, result.path)
         return [int(c) for c in result.path.cells], result.elapsed_ms
 
-    def plan_group(self, requests: list[LegRequest], attempts: int = 4, rounds: int = 4) -> list[tuple[LegRequest, list[int]]]:
+    def plan_group(self, requests: list[LegRequest], max_orders: int = 16) -> list[tuple[LegRequest, list[int]]]:
         """Plan vehicles that block one another, together; the ones planned and their cells.
 
         Each vehicle stands on its cell for ever as far as the table knows, so two
         vehicles each standing in the other's way (after a breakdown, mid-lane) can never
         be planned one at a time. Here they are planned one after another on a copy of the
         table, each ignoring the group's standing reservations but seeing the new paths
-        of those before it (:func:`~fleet.core.planning.plan_legs` with ``together``). A
-        few orders are tried; the live table changes only when one plans the whole group.
+        of those before it (:func:`~fleet.core.planning.plan_legs` with ``together``). The
+        live table changes only when an order plans the whole group.
 
-        When none does, the vehicles whose search broke an order are left out (they stand
-        where they are, as the others then see) and the rest are tried again, up to
-        ``rounds`` times: all or none over a jam of dozens let one vehicle that can go
-        nowhere (its goal stood on, its way shut by a breakdown) keep every other one
-        standing. Empty when nothing could be planned (the table is then unchanged).
+        An order breaks at the first vehicle whose search fails: the paths of those before
+        it took its way. That vehicle goes first in the next order (prioritised planning's
+        restart with the failed agent on top). Rotating the order instead jammed
+        ``peak_2030`` from 01:55 to the end of the day: a vehicle queued on R1 for an
+        import transfer point held by a vehicle whose only way out was that queue; the
+        nine stuck vehicles planned together at once with the queue's head first, and no
+        rotation put it there. A vehicle that fails even when planned first can go nowhere
+        now (its goal stood on by a vehicle outside the group, its way shut by a
+        breakdown): it is left out, standing where it is as the others then see, so that
+        it does not keep the rest standing. At most ``max_orders`` orders (each costs up to
+        one search per vehicle); empty when nothing could be planned (the table is then
+        unchanged).
         """
         if any(r.version != self.version[r.owner] or r.vehicle in self.frozen for r in requests):
             return []
         group = list(requests)
-        for _ in range(rounds):
+        tried: set[tuple[int, ...]] = set()
+        for _ in range(max_orders):
             if len(group) < 2:
                 return []
-            broke = set()
-            for k in range(min(attempts, len(group))):
-                order = group[k:] + group[:k]
-                if k % 2:
-                    order.reverse()
-                results = plan_legs(self.graph, self.table.copy(), order, max_expansions=self.max_expansions, together=True)
-                if len(results) == len(order) and all(r.path is not None for r in results):
-                    for r in results:
-                        self._install(r.request.owner, r.request.goal_cell, r.path)
-                    return [(r, [int(c) for c in self.paths[r.owner].cells]) for r in group]
-                broke.add(results[-1].request.owner)
-            group = [r for r in group if r.owner not in broke]
+            results = plan_legs(self.graph, self.table.copy(), group, max_expansions=self.max_expansions, together=True)
+            if len(results) == len(group) and all(r.path is not None for r in results):
+                for r in results:
+                    self._install(r.request.owner, r.request.goal_cell, r.path)
+                planned = {r.owner for r in group}
+                return [(r, [int(c) for c in self.paths[r.owner].cells]) for r in requests if r.owner in planned]
+            tried.add(tuple(r.owner for r in group))
+            failed = results[-1].request
+            promoted = [failed] + [r for r in group if r is not failed]
+            if group[0] is failed or tuple(r.owner for r in promoted) in tried:
+                group = promoted[1:]
+            else:
+                group = promoted
         return []
 
     def move_up(self, requests: list[LegRequest], tries: int = 4) -> list[tuple[LegRequest, list[int]]]:

@@ -257,3 +257,56 @@ def test_a_vehicle_that_can_go_nowhere_does_not_keep_its_group_standing_regressi
     assert [(r.vehicle, cells[-1]) for r, cells in planned] == [("A", goal_a), ("B", goal_b)]
     assert overlaps_of(t) == []
     assert int(t.paths[t.index["C"]].cells[-1]) == spur[0]  # C stands where it was
+
+
+def test_the_vehicle_whose_search_broke_the_order_goes_first_next_regression_peak_2030_transfer_point_jam(track_map, monkeypatch):
+    """peak_2030 at 01:55: nine vehicles stuck, the head of a queue on R1 (waiting for an
+    import transfer point held by a vehicle whose only way out was that queue) fifth in
+    the list. The group could go only with the head first; rotations of the list never
+    put it there, and the day stood jammed. Now the vehicle whose search breaks an order
+    goes first in the next one."""
+    import fleet.core.traffic as traffic_module
+    from fleet.core.planning import LegResult
+    from planner.types import VehiclePath
+
+    t = traffic_with(track_map, 9)
+    requests = [t.leg_request(f"v{k}", int(t.paths[k].cells[0]), 10.0) for k in range(9)]
+    head = requests[4]
+    orders = []
+
+    def fake_plan_legs(graph, table, order, **kwargs):
+        # every search finds a path, except the head's when anybody was planned before it
+        orders.append([r.vehicle for r in order])
+        results = []
+        for k, r in enumerate(order):
+            ok = r is not head or k == 0
+            results.append(LegResult(r, VehiclePath.standing(r.goal_cell, 10.0) if ok else None, 0.1))
+            if not ok:
+                break
+        return results
+
+    monkeypatch.setattr(traffic_module, "plan_legs", fake_plan_legs)
+    planned = t.plan_group(requests)
+    assert [r.vehicle for r, _ in planned] == [f"v{k}" for k in range(9)]  # all of them, in the request order
+    assert orders[1][0] == "v4" and len(orders) == 2
+
+
+def test_a_vehicle_failing_even_when_planned_first_is_left_out(track_map, monkeypatch):
+    import fleet.core.traffic as traffic_module
+    from fleet.core.planning import LegResult
+    from planner.types import VehiclePath
+
+    t = traffic_with(track_map, 4)
+    requests = [t.leg_request(f"v{k}", int(t.paths[k].cells[0]), 10.0) for k in range(4)]
+
+    def fake_plan_legs(graph, table, order, **kwargs):
+        results = []
+        for r in order:
+            ok = r.vehicle != "v2"  # its goal is shut, whatever the order
+            results.append(LegResult(r, VehiclePath.standing(r.goal_cell, 10.0) if ok else None, 0.1))
+            if not ok:
+                break
+        return results
+
+    monkeypatch.setattr(traffic_module, "plan_legs", fake_plan_legs)
+    assert [r.vehicle for r, _ in t.plan_group(requests)] == ["v0", "v1", "v3"]
