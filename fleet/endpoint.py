@@ -23,9 +23,10 @@ from fleet.codec import (
     RELIABLE_TYPES,
     VDA_TYPES,
     Header,
+    LinkDecoder,
     MessageLimits,
     MessageRejected,
-    decode,
+    OrderEncoder,
     decode_payload,
     encode_header,
     encode_payload,
@@ -114,6 +115,8 @@ class LinkEndpoint:
         self.invalid_total = 0
         self.peer_errors = 0
         self._header_ids: dict[str, int] = {}
+        self._orders = OrderEncoder(limits)
+        self._decoder = LinkDecoder(limits)
         self._log_bucket = TokenBucket(LOG_BURST / LOG_INTERVAL_S, LOG_BURST, now_s)
         self._reply_bucket = TokenBucket(ERROR_REPLIES_PER_S, ERROR_REPLIES_PER_S, now_s)
         self._logged_refusals = 0
@@ -140,8 +143,9 @@ class LinkEndpoint:
         """Number and encode ``message``; returns ``(rseq, frames, stamped message)``.
 
         VDA messages are stamped; reliable types are kept for retransmission (``rseq`` is
-        0 for the others). With ``verify`` the payload is decoded and checked exactly as
-        the peer will, so a bad message fails here, at its source.
+        0 for the others). With ``verify`` the payload is checked exactly as the peer will
+        check it (an order node by node, :class:`~fleet.codec.OrderEncoder`), so a bad
+        message fails here, at its source.
 
         Raises
         ------
@@ -153,15 +157,19 @@ class LinkEndpoint:
         msg_type = type_name(message)
         if msg_type in VDA_TYPES:
             message = self.stamp(message, wall_s)
+        reliable = msg_type in RELIABLE_TYPES
         try:
-            payload = encode_payload(message)
+            # An order is checked in there (with verify): each node and edge once a leg.
+            payload = self._orders.encode(message, check=verify) if msg_type == "order" else encode_payload(message)
         except (TypeError, ValueError, OverflowError, AttributeError) as exc:  # wrong types in fields
             raise FleetError(f"{msg_type} for {self.serial} cannot be encoded: {exc}") from None
-        reliable = msg_type in RELIABLE_TYPES
+        except MessageRejected as exc:
+            raise FleetError(f"{msg_type} for {self.serial} is invalid: {exc}") from None
         if verify:
             probe = Header(msg_type, self.link.session, 1, int(reliable), 1)
             try:
-                check_inbound(probe, decode_payload(msg_type, payload, self.limits), self.serial, ALL_TYPES)
+                decoded = message if msg_type == "order" else decode_payload(msg_type, payload, self.limits)
+                check_inbound(probe, decoded, self.serial, ALL_TYPES)
             except MessageRejected as exc:
                 raise FleetError(f"{msg_type} for {self.serial} is invalid: {exc}") from None
         header = self.link.send(msg_type, payload, now_s, reliable=reliable, context=message)
@@ -208,7 +216,7 @@ class LinkEndpoint:
             Acks, fast retransmissions, error replies to send now.
         """
         try:
-            header, message = decode(frames, self.limits)
+            header, message = self._decoder.decode(frames)
             check_inbound(header, message, self.serial, self.accepts)
         except MessageRejected as exc:
             return [], self.reject(exc, now_s)

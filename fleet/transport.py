@@ -65,6 +65,30 @@ HARD_MAX_FRAME_BYTES = 8 << 20
 over the payload limit are dropped and counted by the codec instead."""
 ZMTP_HEARTBEAT_IVL_MS = 1000
 ZMTP_HEARTBEAT_TIMEOUT_MS = 3000
+_NOBLOCK = int(zmq.NOBLOCK)
+_MORE_NOBLOCK = int(zmq.SNDMORE | zmq.NOBLOCK)
+
+
+# PERF: pyzmq's recv_multipart asks getsockopt(RCVMORE) after every frame, which maps the
+# option through an enum (~2 us), and its send_multipart type-checks every frame in Python
+# and ORs SNDMORE into the flags as an enum; with plain int flags and each frame's own
+# ``more`` flag a 3-frame message takes 6.6 instead of 10.5 us in and 3.9 instead of 10.3
+# us out (measured on loopback). The core exchanges ~600 a tick at 200 vehicles.
+def recv_frames(sock: zmq.Socket) -> list[zmq.Frame]:
+    """The frames of one message, without waiting; raises :class:`zmq.Again` if there is none."""
+    frame = sock.recv(_NOBLOCK, copy=False)
+    frames = [frame]
+    while frame.more:  # the rest of a multipart message arrives with its first frame
+        frame = sock.recv(_NOBLOCK, copy=False)
+        frames.append(frame)
+    return frames
+
+
+def send_frames(sock: zmq.Socket, frames: list[bytes]) -> None:
+    """``sock.send_multipart(frames, zmq.NOBLOCK)``, see above."""
+    for frame in frames[:-1]:
+        sock.send(frame, _MORE_NOBLOCK)
+    sock.send(frames[-1], _NOBLOCK)
 
 
 @dataclass(frozen=True)
@@ -87,9 +111,10 @@ class TransportConfig:
     housekeeping_interval_s: float = HOUSEKEEPING_INTERVAL_S
     max_links: int = 10_000
     verify_outbound: bool = True
-    """Decode and check every order and instant action before sending it, as the vehicle
-    will. It catches core bugs at the source and costs about as much as building the
-    message; lockstep simulations (the simulator checks inbound messages anyway) turn it off."""
+    """Check every order and instant action before sending it, as the vehicle will. It
+    catches core bugs at the source; each node and edge of an order is checked once a leg
+    (:class:`fleet.codec.OrderEncoder`). Lockstep simulations (the simulator checks inbound
+    messages anyway) turn it off."""
 
 
 @dataclass(frozen=True)
@@ -342,7 +367,7 @@ class CoreTransport:
 
     def _send(self, identity: bytes, frames: list[bytes]) -> None:
         try:
-            self._vehicles.send_multipart([identity, *frames], zmq.NOBLOCK)
+            send_frames(self._vehicles, [identity, *frames])
         except zmq.Again:
             self._tx_dropped += 1
         except zmq.ZMQError as exc:
@@ -378,14 +403,12 @@ class CoreTransport:
         inbound = result.inbound
         for _ in range(self.config.max_batch):
             try:
-                if secured:
-                    raw = sock.recv_multipart(zmq.NOBLOCK, copy=False)
-                    user = raw[-1].get("User-Id")
-                    frames = [f.bytes for f in raw]
-                else:
-                    frames = sock.recv_multipart(zmq.NOBLOCK)
+                raw = recv_frames(sock)
             except zmq.Again:
                 return
+            if secured:
+                user = raw[-1].get("User-Id")
+            frames = [f.bytes for f in raw]
             identity = frames[0]
             endpoint = self._endpoint(identity, now)
             if endpoint is None:

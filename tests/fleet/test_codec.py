@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import msgpack
 import pytest
 from hypothesis import given, settings
@@ -12,12 +14,15 @@ from fleet.codec import (
     MESSAGE_CLASSES,
     RELIABLE_TYPES,
     Header,
+    LinkDecoder,
     MessageLimits,
     MessageRejected,
+    OrderEncoder,
     decode,
     decode_header,
     encode,
     encode_header,
+    encode_payload,
     type_name,
 )
 from fleet.errors import ProtocolError
@@ -131,3 +136,81 @@ def test_corrupted_state_payloads_are_rejected_or_valid(cut: int, flip: int) -> 
     except MessageRejected:
         return
     assert isinstance(message, State)
+
+
+def test_link_decoder_takes_a_repeated_state_from_the_last_one() -> None:
+    decoder = LinkDecoder()
+    state = examples.state()
+    first = decoder.decode(encode(state, header_for("state", seq=1)))[1]
+    again = dataclasses.replace(state, header_id=state.header_id + 1, timestamp="2025-03-19T08:30:01.000Z")
+    header, decoded = decoder.decode(encode(again, header_for("state", seq=2)))
+    assert header.seq == 2 and decoded == again
+    assert decoded.battery_state is first.battery_state  # the repeat was not decoded again
+    moved = dataclasses.replace(again, header_id=again.header_id + 1, driving=not state.driving)
+    assert decoder.decode(encode(moved, header_for("state", seq=3)))[1] == moved
+
+
+@pytest.mark.parametrize(("key", "value"), [("headerId", -1), ("headerId", True), ("timestamp", None), ("timestamp", 5)])
+def test_link_decoder_rejects_a_repeat_as_decode_does(key: str, value: object) -> None:
+    decoder = LinkDecoder()
+    frames = encode(examples.state(), header_for("state"))
+    decoder.decode(frames)
+    wire = msgpack.unpackb(frames[1])
+    wire[key] = value
+    bad = [frames[0], msgpack.packb(wire)]
+    with pytest.raises(MessageRejected) as expected:
+        decode(bad)
+    with pytest.raises(MessageRejected) as got:
+        decoder.decode(bad)
+    assert str(got.value) == str(expected.value)
+
+
+def test_link_decoder_keeps_the_last_of_repeated_keys() -> None:
+    """A payload naming ``timestamp`` again after the first two keys is decoded whole
+    (the last value wins in msgpack maps), repeats of it included."""
+    decoder = LinkDecoder()
+    wire = msgpack.unpackb(encode(examples.state(), header_for("state"))[1])
+    pairs = [("headerId", 1), ("timestamp", "2025-03-19T08:30:00.000Z"),
+             *((k, v) for k, v in wire.items() if k not in ("headerId", "timestamp")), ("timestamp", "2025-03-19T08:29:00.000Z")]
+    packer = msgpack.Packer()
+    payload = packer.pack_map_header(len(pairs)) + b"".join(packer.pack(k) + packer.pack(v) for k, v in pairs)
+    frames = [encode_header(header_for("state")), payload]
+    for _ in range(2):
+        assert decoder.decode(frames)[1] == decode(frames)[1]
+        assert decoder.decode(frames)[1].timestamp == "2025-03-19T08:29:00.000Z"
+
+
+def test_order_encoder_splices_the_bytes_of_encode_payload() -> None:
+    encoder = OrderEncoder()
+    order = examples.order()
+    assert encoder.encode(order, check=True) == encode_payload(order)
+    update = dataclasses.replace(order, order_update_id=1, nodes=order.nodes[2:], edges=order.edges[2:])
+    assert encoder.encode(update, check=True) == encode_payload(update)
+
+
+def test_order_encoder_rejects_as_decode_payload_does() -> None:
+    encoder = OrderEncoder()
+    order = examples.order()
+    encoder.encode(order, check=True)
+    position = dataclasses.replace(order.nodes[3].node_position, theta=4.0)
+    bad = dataclasses.replace(order, nodes=(*order.nodes[:3], dataclasses.replace(order.nodes[3], node_position=position),
+                                            *order.nodes[4:]))
+    with pytest.raises(MessageRejected, match=r"order nodes\.3\.nodePosition\.theta: 4\.0 is outside"):
+        encoder.encode(bad, check=True)
+    assert encoder.encode(bad, check=False) == encode_payload(bad)
+    swapped = dataclasses.replace(order, nodes=(order.edges[0], *order.nodes[1:]))
+    with pytest.raises(AttributeError):
+        encoder.encode(swapped, check=True)
+    assert encoder.encode(order, check=True) == encode_payload(order)
+    with pytest.raises(MessageRejected, match="exceeds 100"):
+        OrderEncoder(MessageLimits(max_payload_bytes=100)).encode(order, check=True)
+
+
+def test_link_decoder_repeats_an_equal_payload() -> None:
+    decoder = LinkDecoder()
+    heartbeat = decoder.decode(encode(Heartbeat(), header_for("heartbeat", seq=1)))[1]
+    assert decoder.decode(encode(Heartbeat(), header_for("heartbeat", seq=2)))[1] is heartbeat
+    ack = examples.ack()
+    assert decoder.decode(encode(ack, header_for("ack")))[1] == ack
+    later = dataclasses.replace(ack, cumulative=ack.cumulative + 1)
+    assert decoder.decode(encode(later, header_for("ack")))[1] == later
