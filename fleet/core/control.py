@@ -193,7 +193,7 @@ class Handlers:
         if job.vehicle is not None:
             v = self.m.vehicles[job.vehicle]
             v.agenda = [t for t in v.agenda if t.job != job.id]
-        for s in (job.from_station, job.to_station, job.via_station):
+        for s in (job.to_station, job.via_station):
             if s and self.m.station_claims.get(s) == job.id:
                 del self.m.station_claims[s]
         job.status, job.vehicle = JobStatus.CANCELLED, None

@@ -18,13 +18,6 @@ points waiting for handover bays full of imports, whose vehicles waited for impo
 transfer points held by vehicles sent to the export ones). So a late-bound job is only
 assigned when a free station can be claimed for it at once. Lab and inspection bays,
 where a box stays for hours, are claimed at intake.
-
-Pick-ups from a yard block are bound and claimed the same way: the block's crane hands
-a box over at any of the block's transfer points, so the job takes the free one nearest
-its vehicle when it is given, and is not given while the block has none free. Picks were
-not claimed before: a vehicle sent to pick where another was dropping waited for the
-point on the road, the queue behind it shut the dropping vehicle's only way out, and
-``peak_2030`` stood jammed from 01:55 to the end of the day.
 """
 
 from __future__ import annotations
@@ -43,9 +36,6 @@ ACTIVE = (JobStatus.WAITING, JobStatus.OPEN, JobStatus.ASSIGNED, JobStatus.CARRY
 UNAVAILABLE = (VehicleMode.OFFLINE, VehicleMode.MANUAL, VehicleMode.FAULT, VehicleMode.PAUSED)
 LATE_BOUND_KINDS = frozenset({"crane_transfer", "handover"})
 """Destination kinds claimed only when the box is on its way there (see the module doc)."""
-PICK_POINT_KIND = "crane_transfer"
-"""Pick-ups at this kind are bound when the job is given: a block's crane serves all its
-transfer points (see the module doc)."""
 
 
 def _resting_boxes(m: "FleetManager", live: list[Container] | None = None) -> set[str]:
@@ -190,8 +180,6 @@ def _bindable(m: "FleetManager", jobs: list[Job]) -> list[Job]:
     Per destination group (station kind, direction), as many unbound jobs as there are
     free stations serving it, the most urgent first (priority, then deadline, then age).
     Stations serving both directions are a shared pool, used after the group's own.
-    A pick-up from a yard block needs a free transfer point of the block too
-    (:func:`_pick_block`); one taken for a pick is no longer free for a drop.
     """
     resting = _resting_boxes(m)
     free: dict[tuple[str, str | None], int] = {}
@@ -199,90 +187,15 @@ def _bindable(m: "FleetManager", jobs: list[Job]) -> list[Job]:
         if s.kind in LATE_BOUND_KINDS and _is_free_station(m, s.id, resting):
             group = (s.kind, m.map.station_side(s.id))
             free[group] = free.get(group, 0) + 1
-    points = _free_pick_points(m)
-    keep = set()
-    for j in sorted(jobs, key=_urgency):
-        block = _pick_block(m, j)
-        if block is not None and points.get(block, 0) <= 0:
-            continue
-        pool = None
-        if not j.to_bound:
-            kind, side = _destination_group(m, j)
-            pool = next((g for g in ((kind, side), (kind, None)) if free.get(g, 0) > 0), None)
-            if pool is None:
-                continue
+    keep = {j.id for j in jobs if j.to_bound}
+    urgent = sorted((j for j in jobs if not j.to_bound), key=_urgency)
+    for j in urgent:
+        kind, side = _destination_group(m, j)
+        pool = next((g for g in ((kind, side), (kind, None)) if free.get(g, 0) > 0), None)
+        if pool is not None:
             free[pool] -= 1
-        if block is not None:
-            points[block] -= 1
-            group = (m.map.station(j.from_station).kind, m.map.station_side(j.from_station))
-            if free.get(group, 0) > 0:
-                free[group] -= 1
-        keep.add(j.id)
+            keep.add(j.id)
     return [j for j in jobs if j.id in keep]
-
-
-def _free_pick_points(m: "FleetManager") -> dict[str, int]:
-    """Per yard block, its transfer points nobody claims or stands on."""
-    stood = _stood_on(m)
-    points: dict[str, int] = {}
-    for i in m.map.station_indices_of_kind(PICK_POINT_KIND):
-        s = m.map.stations[i]
-        if s.zone_id and s.id not in m.station_claims and s.id not in stood:
-            points[s.zone_id] = points.get(s.zone_id, 0) + 1
-    return points
-
-
-def _stood_on(m: "FleetManager") -> set[str]:
-    """Stations a vehicle stands on now."""
-    return {v.record.station for v in m.vehicles.values()
-            if v.record.station and v.cell == m.map.station_cell_of(v.record.station)}
-
-
-def _pick_block(m: "FleetManager", job: Job) -> str | None:
-    """The yard block whose transfer points may all serve ``job``'s pick-up; None when
-    the pick is bound to its station (a box resting on a bay, a job without a box)."""
-    station = m.map.station(job.from_station)
-    if station.kind != PICK_POINT_KIND or not station.zone_id:
-        return None
-    c = m.containers.get(job.container) if job.container else None
-    return station.zone_id if c is not None and c.location_kind is Location.YARD else None
-
-
-def _free_pick_point(m: "FleetManager", job: Job, v: "VehicleRuntime") -> str | None:
-    """Where ``v`` picks ``job``'s box: its bound station, or the free transfer point of
-    the box's block nearest ``v`` (free: claimed by nobody but ``v`` and stood on by no
-    other vehicle); None when the block has none."""
-    block = _pick_block(m, job)
-    if block is None:
-        return job.from_station
-    tm, vid = m.map, v.record.id
-    stood = _stood_on(m) - {v.record.station}
-    candidates = [i for i in tm.station_indices_of_kind(PICK_POINT_KIND) if tm.stations[i].zone_id == block
-                  and m.station_claims.get(tm.stations[i].id) in (None, vid) and tm.stations[i].id not in stood]
-    if not candidates:
-        return None
-    here = v.agenda[0].station if v.agenda else v.record.station
-    if here is None:
-        return tm.stations[candidates[0]].id
-    row = tm.station_travel_time_s[tm.station_index_of(here)]
-    return tm.stations[min(candidates, key=lambda i: (row[i], i))].id
-
-
-def _claim_pick(m: "FleetManager", job: Job, station: str, vid: str, now: float) -> None:
-    """``job`` picks at ``station`` (from :func:`_free_pick_point`), claimed until its vehicle has left."""
-    if _pick_block(m, job) is None:
-        return
-    m.station_claims[station] = job.id
-    if job.from_station != station:
-        job.from_station = station
-        m.mark(job=job)
-        m.event(now, "pick_bound", {"job": job.id, "vehicle": vid, "station": station})
-
-
-def _unclaim(m: "FleetManager", job: Job, *stations: str | None) -> None:
-    for s in stations:
-        if s and m.station_claims.get(s) == job.id:
-            del m.station_claims[s]
 
 
 def _urgency(j: Job) -> tuple[float, float, float, str]:
@@ -376,13 +289,8 @@ def _solve(m: "FleetManager", jobs: list[Job], free: list["VehicleRuntime"], now
             if m.station_claims.get(spot) == v.record.id:
                 del m.station_claims[spot]
             v.agenda = []
-        pick = _free_pick_point(m, job, v)
-        if pick is None:
+        if not job.to_bound and not _bind(m, job, job.from_station, v.record.id, now):
             continue  # counted free by _bindable, so not expected; the job stays open
-        _claim_pick(m, job, pick, v.record.id, now)  # first: a drop back into the yard must not take it
-        if not job.to_bound and not _bind(m, job, pick, v.record.id, now):
-            _unclaim(m, job, pick)
-            continue  # as above
         _give(m, v, job, now)
     return {a.vehicle_id for a in result.assignments}
 
@@ -433,11 +341,7 @@ def _hand_bays_over(m: "FleetManager", jobs: list[Job], free: list["VehicleRunti
             continue
         start = m.map.station_index_of(job.from_station)
         v = min(pool, key=lambda v: (row_of[m.map.station_index_of(v.record.station), start], v.record.id))
-        pick = _free_pick_point(m, job, v)
-        if pick is None:
-            continue  # its block has no transfer point free either
         pool.remove(v)
-        _claim_pick(m, job, pick, v.record.id, now)
         bay = v.record.station
         m.station_claims[bay] = job.id
         job.to_station, job.to_bound = bay, True
@@ -451,14 +355,7 @@ def jobs_waiting_for_a_bay(m: "FleetManager", now: float) -> list[str]:
     open_jobs = _open_jobs(m, now)
     kept = {j.id for j in _bindable(m, open_jobs)}
     squatters = _squatters(m, [v for v in m.vehicles.values() if _is_free(v)])
-    points = _free_pick_points(m)
-
-    def no_pick_point(j: Job) -> bool:
-        block = _pick_block(m, j)
-        return block is not None and points.get(block, 0) == 0
-
-    return [j.id for j in open_jobs if j.id not in kept
-            and (j.to_bound or no_pick_point(j) or _squatter_pool(m, squatters, j) is None)]
+    return [j.id for j in open_jobs if j.id not in kept and _squatter_pool(m, squatters, j) is None]
 
 
 def _open_jobs(m: "FleetManager", now: float) -> list[Job]:
@@ -482,7 +379,6 @@ def release_vehicle_work(m: "FleetManager", v: "VehicleRuntime", now: float) -> 
     vid = v.record.id
     for job in m.active_jobs():
         if job.vehicle == vid and job.status is JobStatus.ASSIGNED:
-            _unclaim(m, job, job.from_station)  # bound again when given to another vehicle
             job.status, job.vehicle = JobStatus.OPEN, None
             m.mark(job=job)
             m.event(now, "job_reassigned", {"job": job.id, "from_vehicle": vid})

@@ -379,34 +379,6 @@ def test_a_pick_up_keeps_another_jobs_booking_of_the_point_regression_double_boo
     assert f.core.station_claims.get("I1-T1") == "J-OTHER"
 
 
-def test_a_pick_up_from_a_yard_block_takes_a_free_transfer_point_of_the_block_regression_peak_2030_transfer_point_jam(fleet):
-    # peak_2030 at 01:55: a vehicle sent to pick a box at I3-T2 while another dropped a
-    # box there waited on R1 for the point; the queue behind it shut the other vehicle's
-    # only way out, and the gate stood jammed for the rest of the day. The block's crane
-    # hands a box over at any of its transfer points: the pick takes a free one, claimed.
-    f = fleet
-    f.core.event_log = []
-    f.step()
-    for s in ("I1-T1", "I1-T2", "I1-T3", "I1-T4"):
-        f.core.station_claims[s] = "J-OTHER"  # drops on their way to every point of block I1
-    arrive(f, "SAMPLE", "import", "I1-T1", "lab", perishable=True)
-    for _ in range(40):
-        f.step()
-    job = next(j for j in f.core.jobs.values() if j.container == "SAMPLE")
-    assert job.status is JobStatus.OPEN and job.vehicle is None  # nowhere to pick it up: nobody sent
-    assert jobs_waiting_for_a_bay(f.core, f.now()) == [job.id]
-    del f.core.station_claims["I1-T3"]
-    f.step()
-    assert job.status is JobStatus.ASSIGNED and job.from_station == "I1-T3"
-    assert f.core.station_claims["I1-T3"] == job.id  # nobody else is bound there meanwhile
-    assert f.core.vehicles[job.vehicle].agenda[0].station == "I1-T3"
-    f.run_until(lambda: f.core.containers["SAMPLE"].location_kind is Location.LAB, max_steps=4000)
-    assert all(f.core.station_claims[s] == "J-OTHER" for s in ("I1-T1", "I1-T2", "I1-T4"))
-    assert f.core.station_claims.get("I1-T3") != job.id
-    assert any(kind == "pick_bound" and d["station"] == "I1-T3" for _, kind, d in f.core.event_log)
-    assert f.cell_conflicts() == []
-
-
 def test_a_vehicle_whose_way_is_shut_moves_up_then_goes_on_when_it_opens():
     """Laden for the handover with the northbound bridge shut, the vehicle fails every
     search; after MOVE_UP_AFTER_S it drives part of the way (no action at the end, its
