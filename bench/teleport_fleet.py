@@ -58,7 +58,7 @@ class LockstepFleet:
         for v in self.vehicles:
             before = v.cell
             v.step(self.t)
-            if v.client is not None and v.client.socket is not None:
+            if v.client is not None:
                 v.report()
             cells[v.serial] = (before, v.cell)
         self.occupancy.append((self.t, cells))

@@ -296,8 +296,8 @@ class LinkDecoder:
 
     PERF: a repeated state of 834 bytes is received (decoded, checked, taken in by the
     link) in ~10 instead of ~30 us, a heartbeat in ~2.8 instead of ~4 us; in ``python -m
-    bench.core --sizes 200`` 97% of the states are repeats, and each of the 200 vehicles
-    sends a state and a heartbeat a tick.
+    bench.core --sizes 200`` 97% of the states are repeats (each of the 200 vehicles sends
+    a state a tick).
     """
 
     def __init__(self, limits: MessageLimits = DEFAULT_LIMITS) -> None:

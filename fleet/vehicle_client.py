@@ -210,9 +210,11 @@ class VehicleClient:
             self.socket.poll(timeout_ms, zmq.POLLIN)
         return self.process()
 
-    def process(self, *, receive: bool = True) -> list[Order | InstantActions]:
-        """Like :meth:`poll` without waiting; ``receive=False`` only runs the timers
-        (for a caller that polled the socket itself and found nothing)."""
+    def process(self, *, receive: bool = True, timers: bool = True) -> list[Order | InstantActions]:
+        """Like :meth:`poll` without waiting; ``receive=False`` only runs the timers (for a
+        caller that polled the socket itself and found nothing), ``timers=False`` only
+        receives (for a caller about to send its state: run the timers after it, or a
+        state sent every heartbeat interval goes with a heartbeat it makes redundant)."""
         out: list[Order | InstantActions] = []
         now = self._clock()
         if receive and self.socket is not None:
@@ -225,7 +227,7 @@ class VehicleClient:
                 for frames_out in outgoing:
                     self._transmit(frames_out)
                 out.extend(self._filter(delivered))
-        if now >= self.endpoint.link.deadline_s:
+        if timers and now >= self.endpoint.link.deadline_s:
             for frames_out in self.endpoint.tick(now):
                 self._transmit(frames_out)
         if self.endpoint.link.events:

@@ -133,6 +133,52 @@ def _raw_edges(cell_indptr, occ_start, occ_end, occ_vehicle, occ_entry, occ_cell
     return src_v[:m], src_k[:m], dst_v[:m], dst_k[:m]
 
 
+@njit(cache=True)
+def _latest_per_vehicle(dst_g, src_v, src_k, n_global):
+    """CSR of the dependencies: per dependent step, for each vehicle it waits on, only the
+    latest step, by vehicle.
+
+    PERF: a counting sort by dependent step, then a small insertion sort within each
+    step's few edges, instead of sorting all raw edges (``python -m bench.dependencies``).
+    """
+    n = dst_g.shape[0]
+    indptr = np.zeros(n_global + 1, np.int64)
+    for e in range(n):
+        indptr[dst_g[e] + 1] += 1
+    for g in range(n_global):
+        indptr[g + 1] += indptr[g]
+    fill = indptr[:-1].copy()
+    by_step = np.empty(n, np.int64)
+    for e in range(n):
+        by_step[fill[dst_g[e]]] = e
+        fill[dst_g[e]] += 1
+    out_v = np.empty(n, np.int64)
+    out_k = np.empty(n, np.int64)
+    dep_indptr = np.zeros(n_global + 1, np.int64)
+    m = 0
+    for g in range(n_global):
+        lo = m
+        for j in range(indptr[g], indptr[g + 1]):
+            v = src_v[by_step[j]]
+            k = src_k[by_step[j]]
+            # insert (v, k) into out[lo:m], sorted by vehicle, one entry (the latest step) each
+            i = lo
+            while i < m and out_v[i] < v:
+                i += 1
+            if i < m and out_v[i] == v:
+                if k > out_k[i]:
+                    out_k[i] = k
+                continue
+            for q in range(m, i, -1):
+                out_v[q] = out_v[q - 1]
+                out_k[q] = out_k[q - 1]
+            out_v[i] = v
+            out_k[i] = k
+            m += 1
+        dep_indptr[g + 1] = m
+    return dep_indptr, out_v[:m].copy(), out_k[:m].copy()
+
+
 def build_dependency_graph(track_map: TrackMap, vehicle_ids: Sequence[str], paths: Sequence[VehiclePath]) -> DependencyGraph:
     """The dependency graph of a conflict-free plan (``paths`` in ``vehicle_ids`` order).
 
@@ -140,43 +186,43 @@ def build_dependency_graph(track_map: TrackMap, vehicle_ids: Sequence[str], path
     steps but still order the others.
     """
     n_vehicles = len(paths)
-    n_steps = np.array([p.n_steps for p in paths], dtype=np.int64)
+    n_steps = np.array([p.cells.shape[0] - 1 for p in paths], dtype=np.int64)
     offset = np.zeros(n_vehicles + 1, dtype=np.int64)
     np.cumsum(n_steps, out=offset[1:])
     if n_vehicles == 0:
         empty = np.zeros(0, dtype=np.int64)
         return DependencyGraph(tuple(vehicle_ids), n_steps, offset, np.zeros(1, dtype=np.int64), empty, empty)
-    starts, ends, cells, vehicle, entry = [], [], [], [], []
-    for v, p in enumerate(paths):
-        s, e = p.occupancy()
-        starts.append(s)
-        ends.append(e)
-        cells.append(np.asarray(p.cells, dtype=np.int64))
-        vehicle.append(np.full(p.cells.shape[0], v, dtype=np.int64))
-        entry.append(np.arange(p.cells.shape[0], dtype=np.int64))
-    occ_cell = np.concatenate(cells)
-    occ_start = np.concatenate(starts)
+    # PERF: the occupancies of all paths at once, not path by path (``p.occupancy()``,
+    # ``np.full`` and ``np.arange`` per path took 40% of a build at 200 vehicles in
+    # ``bench.core``); ``python -m bench.dependencies`` prints the ratio of the whole build.
+    lengths = n_steps + 1
+    head = np.zeros(n_vehicles, dtype=np.int64)  # each path's first entry
+    np.cumsum(lengths[:-1], out=head[1:])
+    arrive = np.concatenate([p.arrive_s for p in paths])
+    depart = np.concatenate([p.depart_s for p in paths])
+    occ_cell = np.concatenate([p.cells for p in paths]).astype(np.int64)
+    # An entry's occupancy starts at the midpoint of the move into it (the path's first
+    # entry at its arrival) and ends when the next entry's starts (the last: never); see
+    # VehiclePath.occupancy.
+    occ_start = np.empty_like(arrive)
+    occ_start[1:] = 0.5 * (depart[:-1] + arrive[1:])
+    occ_start[head] = arrive[head]
+    occ_end = np.empty_like(arrive)
+    occ_end[:-1] = occ_start[1:]
+    occ_end[head[1:] - 1] = math.inf
+    occ_end[-1] = math.inf
+    occ_vehicle = np.repeat(np.arange(n_vehicles, dtype=np.int64), lengths)
+    occ_entry = np.arange(occ_cell.shape[0], dtype=np.int64) - np.repeat(head, lengths)
     order = np.lexsort((occ_start, occ_cell))
     occ_cell = occ_cell[order]
     cell_indptr = np.zeros(track_map.n_cells + 1, dtype=np.int64)
-    np.add.at(cell_indptr, occ_cell + 1, 1)
-    np.cumsum(cell_indptr, out=cell_indptr)
+    np.cumsum(np.bincount(occ_cell, minlength=track_map.n_cells), out=cell_indptr[1:])
     src_v, src_k, dst_v, dst_k = _raw_edges(
-        cell_indptr, occ_start[order], np.concatenate(ends)[order], np.concatenate(vehicle)[order],
-        np.concatenate(entry)[order], occ_cell,
+        cell_indptr, occ_start[order], occ_end[order], occ_vehicle[order], occ_entry[order], occ_cell,
         np.asarray(track_map.conflict_indptr, dtype=np.int64), np.asarray(track_map.conflict_indices, dtype=np.int64), 1e-9,
     )
-    # Per dependent step keep, for each vehicle it waits on, only the latest step.
-    dst_g = offset[dst_v] + dst_k - 1
-    key = np.lexsort((-src_k, src_v, dst_g))
-    dst_g, src_v, src_k = dst_g[key], src_v[key], src_k[key]
-    first = np.ones(dst_g.shape[0], dtype=bool)
-    first[1:] = (dst_g[1:] != dst_g[:-1]) | (src_v[1:] != src_v[:-1])
-    dst_g, src_v, src_k = dst_g[first], src_v[first], src_k[first]
-    dep_indptr = np.zeros(int(offset[-1]) + 1, dtype=np.int64)
-    np.add.at(dep_indptr, dst_g + 1, 1)
-    np.cumsum(dep_indptr, out=dep_indptr)
-    return DependencyGraph(tuple(vehicle_ids), n_steps, offset, dep_indptr, src_v, src_k)
+    dep_indptr, dep_vehicle, dep_step = _latest_per_vehicle(offset[dst_v] + dst_k - 1, src_v, src_k, int(offset[-1]))
+    return DependencyGraph(tuple(vehicle_ids), n_steps, offset, dep_indptr, dep_vehicle, dep_step)
 
 
 def plan_dependency_graph(track_map: TrackMap, vehicle_ids: Sequence[str], paths: Mapping[str, VehiclePath]) -> DependencyGraph:

@@ -64,8 +64,9 @@ class TeleportVehicle:
                 self.actions[a.action_id] = (t, ActionStatus.FINISHED)
 
     def step(self, now: float) -> None:
+        """Take in what arrived and move one node; the link's timers run in :meth:`report`."""
         if self.client is not None:
-            for msg in self.client.poll(0):
+            for msg in self.client.process(timers=False):
                 self.handle(msg)
         if not self.nodes or self.paused or self.estop or self.stalled:
             return
@@ -101,4 +102,8 @@ class TeleportVehicle:
         )
 
     def report(self) -> None:
-        self.client.send_state(self.state())
+        """Send the state (when connected), then run the link's timers: a heartbeat goes
+        only when nothing else went for an interval, as on a real vehicle."""
+        if self.client.socket is not None:
+            self.client.send_state(self.state())
+        self.client.process(receive=False)
