@@ -74,13 +74,16 @@ class Handlers:
         return self.m.containers[cid]
 
     def _seen(self, args: dict[str, Any]) -> bool:
+        """Whether the request's event was applied before (a retry)."""
         event_id = _arg(args, "event_id", str, required=False)
-        if event_id is None:
-            return False
-        if event_id in self.m.seen_events:
-            return True
-        self.m.seen_events.add(event_id)
-        return False
+        return event_id is not None and event_id in self.m.seen_events
+
+    def _applied(self, args: dict[str, Any]) -> None:
+        """The request's event is applied (every check passed): a retry changes nothing.
+        Not before, so that a refused request can be sent again, mended, with its id."""
+        event_id = _arg(args, "event_id", str, required=False)
+        if event_id is not None:
+            self.m.note_event_id(event_id)
 
     def _now(self) -> float:
         return self.m.clock()
@@ -243,6 +246,7 @@ class Handlers:
             return {"duplicate": True}
         new, alerts = apply_declaration(c, status)
         now = self._now()
+        self._applied(request.args)
         self.m.mark(container=new)
         for alert in alerts:
             self.m.raise_alert(now, alert)
@@ -258,6 +262,7 @@ class Handlers:
             return {"duplicate": True}
         new, alerts = apply_seal_event(c, event)
         now = self._now()
+        self._applied(request.args)
         self.m.mark(container=new)
         for alert in alerts:
             self.m.raise_alert(now, alert)
@@ -288,6 +293,7 @@ class Handlers:
         c = Container(id=cid, direction=Direction(direction), size_ft=size, reefer=bool(a.get("reefer", False)),
                       perishable=bool(a.get("perishable", False)), deadline_s=deadline,
                       location_kind=STATION_LOCATION.get(kind, Location.YARD), location=station, gate_in_s=now)
+        self._applied(a)
         self.m.mark(container=c)
         self.m.event(now, "arrival", {"container": cid, "station": station, "direction": direction})
         from fleet.core.dispatch import move_booking_off
@@ -303,6 +309,7 @@ class Handlers:
             raise InputError(f"container {c.id} is not an import container in the yard")
         if c.cleared_s is None:
             raise InputError(f"container {c.id} is not cleared by customs yet")
+        self._applied(request.args)
         self.m.mark(container=replace(c, location_kind=Location.GONE, location=""))
         self.m.event(self._now(), "departure", {"container": c.id})
         return {"container": c.id}

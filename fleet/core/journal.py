@@ -27,9 +27,15 @@ CREATE TABLE IF NOT EXISTS orders (
     PRIMARY KEY (vehicle, order_id, order_update_id));
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, t_s REAL NOT NULL, kind TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS seen_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE);
 """
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+"""2 added ``seen_events``; a version 1 journal (its ids in the meta row ``seen_events``) is
+upgraded in place when opened."""
+EVENT_IDS_KEPT = 100_000
+"""The most recent external event ids kept for de-duplication (in memory and in the journal):
+hours of e-seal and single-window traffic, far beyond any feed's retry window."""
 
 
 @dataclass
@@ -40,6 +46,7 @@ class JournalState:
     containers: dict[str, dict[str, Any]] = field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     last_orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seen_events: list[str] = field(default_factory=list)  # oldest first, at most EVENT_IDS_KEPT
 
 
 class Journal:
@@ -47,6 +54,7 @@ class Journal:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._seen_since_prune = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(str(self.path), isolation_level=None)
@@ -58,6 +66,8 @@ class Journal:
             raise FleetError(f"journal {self.path}: cannot open ({exc})") from None
         if row is None:
             self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+        elif row[0] == "1":  # the seen_events table was just created; the old ids stay in meta
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION,))
         elif row[0] != SCHEMA_VERSION:
             raise FleetError(f"journal {self.path}: schema version {row[0]}, this program writes {SCHEMA_VERSION}")
 
@@ -71,9 +81,11 @@ class Journal:
         jobs: Iterable[dict[str, Any]] = (),
         orders: Iterable[tuple[str, str, int, float, dict[str, Any]]] = (),
         events: Iterable[tuple[float, str, dict[str, Any]]] = (),
+        seen_events: Iterable[str] = (),
         meta: dict[str, Any] | None = None,
     ) -> None:
-        """Write one tick's changes atomically."""
+        """Write one tick's changes atomically; ``seen_events`` are the external event ids
+        taken in since the last commit (the oldest beyond :data:`EVENT_IDS_KEPT` are dropped)."""
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -84,9 +96,17 @@ class Journal:
                 ((v, oid, uid, t, json.dumps(doc)) for v, oid, uid, t, doc in orders),
             )
             db.executemany("INSERT INTO events (t_s, kind, doc) VALUES (?, ?, ?)", ((t, k, json.dumps(d)) for t, k, d in events))
+            seen = list(seen_events)
+            db.executemany("INSERT OR IGNORE INTO seen_events (id) VALUES (?)", ((e,) for e in seen))
+            self._seen_since_prune += len(seen)
+            if self._seen_since_prune >= EVENT_IDS_KEPT:
+                # Now and then, not every tick: the table holds at most about two bounds.
+                db.execute("DELETE FROM seen_events WHERE seq <= (SELECT MAX(seq) FROM seen_events) - ?", (EVENT_IDS_KEPT,))
             if meta:
                 db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", ((k, json.dumps(v)) for k, v in meta.items()))
             db.execute("COMMIT")
+            if self._seen_since_prune >= EVENT_IDS_KEPT:
+                self._seen_since_prune = 0
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -104,6 +124,9 @@ class Journal:
             "ORDER BY t_s DESC, order_update_id DESC LIMIT 1)"
         ):
             state.last_orders[vehicle] = json.loads(doc)
+        recent = [e for (e,) in self._db.execute("SELECT id FROM seen_events ORDER BY seq DESC LIMIT ?", (EVENT_IDS_KEPT,))]
+        older = state.meta.pop("seen_events", [])  # a version 1 journal's ids
+        state.seen_events = (older + recent[::-1])[-EVENT_IDS_KEPT:]
         return state
 
     def events(self, kind: str | None = None) -> list[tuple[int, float, str, dict[str, Any]]]:

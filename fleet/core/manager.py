@@ -23,7 +23,7 @@ from fleet.core.config import CoreConfig
 from fleet.core.customs import Alert
 from fleet.core.dispatch import ACTIVE, bind_destination
 from fleet.core.flow import settled
-from fleet.core.journal import Journal
+from fleet.core.journal import EVENT_IDS_KEPT, Journal
 from fleet.core.model import Container, Job, VehicleMode, VehicleRecord
 from fleet.core.orders import LegAction, build_order, cell_of_node_id
 from fleet.core.planning import LegRequest, PlanWorker
@@ -143,7 +143,11 @@ class FleetManager:
         self.blocked_lanes: set[str] = set()
         self.blocked_zones: set[str] = set()
         self.alerts: list[dict[str, Any]] = []
-        self.seen_events: set[str] = set()
+        # External event ids taken in (feeds retry: each is applied once), oldest first,
+        # at most EVENT_IDS_KEPT; those since the last journal commit in _new_event_ids.
+        self.seen_events: dict[str, None] = {}
+        self._new_event_ids: list[str] = []
+        self._journaled_meta: dict[str, Any] | None = None
         self.deadline_warned: set[str] = set()  # containers already flagged "deadline at risk"
         self.counters = {"job": 0, "alert": 0}
         self.kpi_log: dict[str, list[float]] = {"clearance_h": [], "crossed_north": [], "crossed_south": [], "replan_ms": [], "tick_ms": []}
@@ -363,19 +367,28 @@ class FleetManager:
             self._dirty_jobs.clear()
             self._pending_events.clear()
             self._pending_orders.clear()
+            self._new_event_ids.clear()
             return
+        meta = {"counters": dict(self.counters), "blocked_lanes": sorted(self.blocked_lanes),
+                "blocked_zones": sorted(self.blocked_zones)}
+        changed = meta != self._journaled_meta
+        if not (changed or self._dirty_containers or self._dirty_jobs or self._pending_orders or self._pending_events
+                or self._new_event_ids):
+            return  # an idle tick writes nothing
         self.journal.commit(
             containers=[self.containers[c].to_dict() for c in sorted(self._dirty_containers) if c in self.containers],
             jobs=[self.jobs[j].to_dict() for j in sorted(self._dirty_jobs) if j in self.jobs],
             orders=self._pending_orders,
             events=self._pending_events,
-            meta={"counters": self.counters, "seen_events": sorted(self.seen_events)[-5000:], "t_s": now,
-                  "blocked_lanes": sorted(self.blocked_lanes), "blocked_zones": sorted(self.blocked_zones)},
+            seen_events=self._new_event_ids,
+            meta={**meta, "t_s": now} if changed else None,
         )
+        self._journaled_meta = meta
         self._dirty_containers.clear()
         self._dirty_jobs.clear()
         self._pending_events = []
         self._pending_orders = []
+        self._new_event_ids = []
 
     # ------------------------------------------------------------------ recovery
     def _recover(self) -> None:
@@ -383,7 +396,7 @@ class FleetManager:
 
         state = self.journal.load()
         self.counters.update(state.meta.get("counters", {}))
-        self.seen_events = set(state.meta.get("seen_events", []))
+        self.seen_events = dict.fromkeys(state.seen_events)
         self.blocked_lanes = set(state.meta.get("blocked_lanes", []))
         self.blocked_zones = set(state.meta.get("blocked_zones", []))
         for doc in state.containers.values():
@@ -445,6 +458,17 @@ class FleetManager:
         out = sorted(self._telemetry_dirty)
         self._telemetry_dirty.clear()
         return out
+
+    def note_event_id(self, event_id: str) -> None:
+        """Remember an external event id, once the event is applied: a feed's retry of it
+        changes nothing (``event_id in seen_events``). The most recent
+        :data:`~fleet.core.journal.EVENT_IDS_KEPT` are kept, across restarts too."""
+        if event_id in self.seen_events:
+            return
+        self.seen_events[event_id] = None
+        self._new_event_ids.append(event_id)
+        if len(self.seen_events) > EVENT_IDS_KEPT:
+            del self.seen_events[next(iter(self.seen_events))]
 
     def event(self, now: float, kind: str, doc: dict[str, Any]) -> None:
         self._pending_events.append((now, kind, doc))

@@ -408,3 +408,44 @@ def test_a_vehicle_whose_way_is_shut_moves_up_then_goes_on_when_it_opens():
         assert f.cell_conflicts() == []
     finally:
         f.close()
+
+
+def test_a_refused_event_is_not_remembered_so_its_mended_retry_applies_regression_id_taken_before_checks(fleet):
+    # container_arrival and container_departure took the event id before their last checks:
+    # a refused request's id counted as applied, and the feed's retry was a "duplicate".
+    f = fleet
+    f.step()
+    arrive(f, "BOX1", "export", "E1-T1", None)
+    with pytest.raises(InputError, match="already in the system"):
+        f.control.call("container_arrival", {"container": "BOX1", "direction": "export", "station": "E1-T2", "event_id": "arr-2"})
+    assert "arr-2" not in f.core.seen_events
+    reply = f.control.call("container_arrival", {"container": "BOX2", "direction": "export", "station": "E1-T2", "event_id": "arr-2"})
+    assert reply == {"container": "BOX2"}
+    assert f.control.call("container_arrival", {"container": "BOX2", "direction": "export", "station": "E1-T2", "event_id": "arr-2"}) \
+        == {"duplicate": True}
+
+
+def test_event_ids_survive_a_restart_in_the_order_they_came(tmp_path, monkeypatch):
+    import fleet.core.journal as journal_module
+    import fleet.core.manager as manager_module
+
+    monkeypatch.setattr(journal_module, "EVENT_IDS_KEPT", 2)
+    monkeypatch.setattr(manager_module, "EVENT_IDS_KEPT", 2)
+    config = CoreConfig(plan_in_worker=False, state_dir=tmp_path)
+    f = LockstepFleet(n_vehicles=1, config=config)
+    try:
+        f.step()
+        for cid, event_id in (("A", "z-first"), ("B", "m-second"), ("C", "a-last")):
+            f.control.call("container_arrival", {"container": cid, "direction": "export", "station": f"E1-T{1 + 'ABC'.index(cid)}",
+                                                 "event_id": event_id})
+        assert list(f.core.seen_events) == ["m-second", "a-last"]
+        f.step()
+    finally:
+        f.close()
+    again = LockstepFleet(n_vehicles=1, config=config)
+    try:
+        assert list(again.core.seen_events) == ["m-second", "a-last"]
+        assert again.control.call("container_arrival", {"container": "C", "direction": "export", "station": "E1-T3",
+                                                        "event_id": "a-last"}) == {"duplicate": True}
+    finally:
+        again.close()
