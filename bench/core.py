@@ -85,7 +85,7 @@ def run(n_vehicles: int, steps: int, arrivals_per_min: float, seed: int, gc_quie
         # Jobs still unreleased at the end count with their age so far.
         core_latency = [t - created[jid] - bay_wait_s.get(jid, 0.0) for jid, t in released.items()]
         core_latency += [f.now() - created[jid] - bay_wait_s.get(jid, 0.0) for jid in created if jid not in released]
-        ticks = np.asarray(log["tick_ms"][20:])
+        ticks = np.asarray(log["tick_ms"])[20:]
         replans = np.asarray(log["replan_ms"]) if log["replan_ms"] else np.zeros(1)
         return {
             "vehicles": n_vehicles, "jobs": len(f.core.jobs), "done": sum(j.status.value == "done" for j in f.core.jobs.values()),

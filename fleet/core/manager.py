@@ -14,6 +14,7 @@ back (:mod:`fleet.core.planning`): the loop never blocks on it.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -52,6 +53,8 @@ def quiet_gc() -> None:
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
 
+TIMINGS_KEPT = 345_600
+"""Tick and search times kept for the KPIs: two days of ticks at 0.5 s."""
 STUCK_AFTER_FAILURES = 4
 """Leg searches in a row that find nothing before a vehicle counts as stuck."""
 UNSTICK_INTERVAL_S = 5.0
@@ -150,7 +153,11 @@ class FleetManager:
         self._journaled_meta: dict[str, Any] | None = None
         self.deadline_warned: set[str] = set()  # containers already flagged "deadline at risk"
         self.counters = {"job": 0, "alert": 0}
-        self.kpi_log: dict[str, list[float]] = {"clearance_h": [], "crossed_north": [], "crossed_south": [], "replan_ms": [], "tick_ms": []}
+        # Per container (kept, like the containers), and per tick or search (the last
+        # TIMINGS_KEPT only: a core that runs for months must not grow a float a tick).
+        self.kpi_log: dict[str, list[float] | deque[float]] = {
+            "clearance_h": [], "crossed_north": [], "crossed_south": [],
+            "replan_ms": deque(maxlen=TIMINGS_KEPT), "tick_ms": deque(maxlen=TIMINGS_KEPT)}
         self.paused_all = False
         self.speed_factor = 1.0
         self.set_speed: Callable[[float], None] | None = None

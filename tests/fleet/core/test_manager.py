@@ -449,3 +449,16 @@ def test_event_ids_survive_a_restart_in_the_order_they_came(tmp_path, monkeypatc
                                                         "event_id": "a-last"}) == {"duplicate": True}
     finally:
         again.close()
+
+
+def test_tick_and_search_times_are_kept_bounded_regression_kpi_log_grew_a_float_a_tick(monkeypatch):
+    import fleet.core.manager as manager_module
+
+    monkeypatch.setattr(manager_module, "TIMINGS_KEPT", 5)
+    f = LockstepFleet(n_vehicles=1)
+    try:
+        for _ in range(12):
+            f.step()
+        assert len(f.core.kpi_log["tick_ms"]) == 5
+    finally:
+        f.close()
