@@ -53,6 +53,7 @@ def quiet_gc() -> None:
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
 
+
 TIMINGS_KEPT = 345_600
 """Tick and search times kept for the KPIs: two days of ticks at 0.5 s."""
 STUCK_AFTER_FAILURES = 4
