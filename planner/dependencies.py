@@ -42,7 +42,7 @@ import numpy as np
 from numba import njit
 
 from maps.trackmap import TrackMap
-from planner.types import VehiclePath
+from planner.types import VehiclePath, occupancy_of_paths
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,19 +198,9 @@ def build_dependency_graph(track_map: TrackMap, vehicle_ids: Sequence[str], path
     lengths = n_steps + 1
     head = np.zeros(n_vehicles, dtype=np.int64)  # each path's first entry
     np.cumsum(lengths[:-1], out=head[1:])
-    arrive = np.concatenate([p.arrive_s for p in paths])
-    depart = np.concatenate([p.depart_s for p in paths])
+    occ_start, occ_end = occupancy_of_paths(np.concatenate([p.arrive_s for p in paths]),
+                                            np.concatenate([p.depart_s for p in paths]), head)
     occ_cell = np.concatenate([p.cells for p in paths]).astype(np.int64)
-    # An entry's occupancy starts at the midpoint of the move into it (the path's first
-    # entry at its arrival) and ends when the next entry's starts (the last: never); see
-    # VehiclePath.occupancy.
-    occ_start = np.empty_like(arrive)
-    occ_start[1:] = 0.5 * (depart[:-1] + arrive[1:])
-    occ_start[head] = arrive[head]
-    occ_end = np.empty_like(arrive)
-    occ_end[:-1] = occ_start[1:]
-    occ_end[head[1:] - 1] = math.inf
-    occ_end[-1] = math.inf
     occ_vehicle = np.repeat(np.arange(n_vehicles, dtype=np.int64), lengths)
     occ_entry = np.arange(occ_cell.shape[0], dtype=np.int64) - np.repeat(head, lengths)
     order = np.lexsort((occ_start, occ_cell))

@@ -283,6 +283,28 @@ def _where(tm: TrackMap, cell: int) -> str:
     return f"x={x:.1f} y={y:.1f}"
 
 
+def occupancy_of_paths(arrive_s: np.ndarray, depart_s: np.ndarray, head: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end of each entry's occupancy (module docstring) for paths laid end to end
+    in ``arrive_s`` and ``depart_s``, path ``v`` starting at entry ``head[v]`` (``head[0]`` is 0).
+
+    An entry's occupancy starts when the vehicle enters its stretch, the midpoint of the
+    move into it (a path's first entry: at its arrival), and ends when the next entry's
+    starts (a path's last entry: never). One array pass for any number of paths (the
+    dependency graph takes all of them at once).
+    """
+    start = np.empty_like(arrive_s)
+    start[1:] = 0.5 * (depart_s[:-1] + arrive_s[1:])
+    start[head] = arrive_s[head]
+    end = np.empty_like(start)
+    end[:-1] = start[1:]
+    end[head[1:] - 1] = math.inf
+    end[-1] = math.inf
+    return start, end
+
+
+_FIRST_ONLY = np.zeros(1, dtype=np.int64)
+
+
 @dataclass(frozen=True, eq=False)
 class VehiclePath:
     """A cell-time path (see the module docstring for the time model).
@@ -319,18 +341,11 @@ class VehiclePath:
     def stretch_entry_s(self) -> np.ndarray:
         """When the vehicle enters each entry's stretch: the midpoint of the move into it
         (``arrive_s[0]`` for the first entry)."""
-        entry = np.empty_like(self.arrive_s)
-        entry[0] = self.arrive_s[0]
-        entry[1:] = 0.5 * (self.depart_s[:-1] + self.arrive_s[1:])
-        return entry
+        return self.occupancy()[0]
 
     def occupancy(self) -> tuple[np.ndarray, np.ndarray]:
         """Start and end of each entry's occupancy (module docstring)."""
-        start = self.stretch_entry_s()
-        end = np.empty_like(start)
-        end[:-1] = start[1:]
-        end[-1] = math.inf
-        return start, end
+        return occupancy_of_paths(self.arrive_s, self.depart_s, _FIRST_ONLY)
 
     @classmethod
     def standing(cls, cell: int, t_s: float) -> "VehiclePath":
