@@ -293,12 +293,15 @@ def occupancy_of_paths(arrive_s: np.ndarray, depart_s: np.ndarray, head: np.ndar
     dependency graph takes all of them at once).
     """
     start = np.empty_like(arrive_s)
+    start[0] = arrive_s[0]
     start[1:] = 0.5 * (depart_s[:-1] + arrive_s[1:])
-    start[head] = arrive_s[head]
     end = np.empty_like(start)
     end[:-1] = start[1:]
-    end[head[1:] - 1] = math.inf
     end[-1] = math.inf
+    if head.shape[0] > 1:  # PERF: a single path (the hot case: every reservation) skips the fancy indexing
+        later = head[1:]
+        start[later] = arrive_s[later]
+        end[later - 1] = math.inf
     return start, end
 
 
